@@ -1,0 +1,96 @@
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)  # noqa: E402  (must stay first)
+
+__doc__ = """A Pyro-compatible probabilistic programming language on PyTorch.
+
+``import pyro`` loads only the core: primitives, handlers (``pyro.poutine``) and the param store.
+The other packages (``pyro.distributions``, ``pyro.infer``, ``pyro.optim``, ``pyro.nn``) are
+separate distributions sharing this namespace; they import on first use.
+"""
+
+import importlib
+import importlib.abc
+import sys
+from typing import Any
+
+from pyro import poutine
+from pyro.poutine.handlers import condition, do, markov
+from pyro.primitives import (
+    clear_param_store,
+    deterministic,
+    enable_validation,
+    factor,
+    get_param_store,
+    iarange,
+    irange,
+    module,
+    observe,
+    param,
+    plate,
+    plate_stack,
+    random_module,
+    sample,
+    subsample,
+    validation_enabled,
+)
+from pyro.util import set_rng_seed
+
+__version__ = "0.1.0"
+
+# Subpackage -> (distribution, pip extra) for the namespaces shipped by other distributions.
+_SUBPACKAGES = {
+    "distributions": ("pyro-distributions", "distributions"),
+    "infer": ("pyro-infer", "infer"),
+    "optim": ("pyro-optim", "optim"),
+    "nn": ("pyro-nn", "nn"),
+}
+
+
+class _MissingSubpackageFinder(importlib.abc.MetaPathFinder):
+    """Last finder on ``sys.meta_path``: explains which package provides a missing subpackage."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        prefix, _, sub = fullname.partition(".")
+        if prefix == "pyro" and sub in _SUBPACKAGES:
+            dist, extra = _SUBPACKAGES[sub]
+            raise ModuleNotFoundError(
+                f"No module named '{fullname}': it is provided by the {dist} package; "
+                f'install it with: pip install "pyro-core[{extra}]"',
+                name=fullname,
+            )
+        return None
+
+
+if not any(isinstance(f, _MissingSubpackageFinder) for f in sys.meta_path):
+    sys.meta_path.append(_MissingSubpackageFinder())
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES or name in ("plugins", "ops"):
+        return importlib.import_module(f"pyro.{name}")
+    raise AttributeError(f"module 'pyro' has no attribute '{name}'")
+
+
+__all__ = [
+    "__version__",
+    "clear_param_store",
+    "condition",
+    "deterministic",
+    "do",
+    "enable_validation",
+    "factor",
+    "get_param_store",
+    "iarange",
+    "irange",
+    "markov",
+    "module",
+    "observe",
+    "param",
+    "plate",
+    "plate_stack",
+    "poutine",
+    "random_module",
+    "sample",
+    "set_rng_seed",
+    "subsample",
+    "validation_enabled",
+]

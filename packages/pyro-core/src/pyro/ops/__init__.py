@@ -1,0 +1,1 @@
+"""Tensor helpers shared by the packages of the framework."""

@@ -1,0 +1,79 @@
+"""``markov``: declare that sites only depend on the last few steps of a sequence."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
+
+from pyro.poutine.messenger import ReentrantMessenger
+
+
+class MarkovMessenger(ReentrantMessenger):
+    """Mark sites of a sequence whose dependence on earlier steps is limited to ``history`` steps.
+
+    Each entry of the context is one step; every sample site records, in
+    ``msg["infer"]["_markov_scope"]``, a Counter of the names of the sites visible to it (its own
+    step and the ``history`` steps before). Enumeration uses it to recycle tensor dims of sites
+    that left the scope. Without enumeration the handler changes nothing.
+
+    Args:
+        history: how many previous steps a site may depend on.
+        keep: keep the sites of finished steps visible to later sibling steps (for nested
+            recursion such as tree-structured models).
+        dim: optional dim for a vectorized markov chain (kept for enumeration algorithms).
+        name: optional name of a vectorized markov chain.
+    """
+
+    def __init__(self, history: int = 1, keep: bool = False, dim: Optional[int] = None,
+                 name: Optional[str] = None) -> None:
+        if history < 0:
+            raise ValueError(f"markov history must be >= 0, got {history}")
+        if dim is not None and dim >= 0:
+            raise ValueError(f"markov dim must be negative, got {dim}")
+        super().__init__()
+        self.history = history
+        self.keep = keep
+        self.dim = dim
+        self.name = name
+        self._iterable: Optional[Iterable] = None
+        self._steps: List[Set[str]] = []
+        self._pos = -1
+
+    def generator(self, iterable: Iterable) -> "MarkovMessenger":
+        """Set the iterable this messenger steps through when iterated."""
+        self._iterable = iterable
+        return self
+
+    def __iter__(self) -> Iterator[Any]:
+        if self._iterable is None:
+            raise TypeError("markov was not given an iterable to step through")
+        # Steps nest: step t is entered inside step t-1, so the window of recent steps is the
+        # tail of the step stack; all steps are left together when the loop ends.
+        with contextlib.ExitStack() as stack:
+            for value in self._iterable:
+                stack.enter_context(self)
+                yield value
+
+    def __enter__(self) -> "MarkovMessenger":
+        self._pos += 1
+        if len(self._steps) <= self._pos:
+            self._steps.append(set())
+        return super().__enter__()
+
+    def __exit__(self, *args: Any) -> None:
+        if not self.keep:
+            self._steps.pop()
+        self._pos -= 1
+        return super().__exit__(*args)
+
+    def _pyro_sample(self, msg: Dict[str, Any]) -> None:
+        if msg["done"] or type(msg["fn"]).__name__ == "_Subsample":
+            return
+        # Only the innermost markov context that sees a site does the accounting.
+        if "_markov_scope" not in msg["infer"]:
+            scope: Counter = Counter()
+            for step in self._steps[max(0, self._pos - self.history): self._pos + 1]:
+                scope.update(step)
+            msg["infer"]["_markov_scope"] = scope
+        self._steps[self._pos].add(msg["name"])

@@ -1,0 +1,29 @@
+"""``mask``: zero the log-density of enclosed sites where a boolean mask is False."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import torch
+
+from pyro.poutine.messenger import Messenger
+
+
+class MaskMessenger(Messenger):
+    """Combine ``mask`` (logical and) into the mask of every enclosed sample site.
+
+    Args:
+        mask: a bool or a bool tensor broadcastable to the sites' batch shapes.
+    """
+
+    def __init__(self, mask: Any) -> None:
+        super().__init__()
+        if isinstance(mask, torch.Tensor):
+            if mask.dtype != torch.bool:
+                raise ValueError(f"mask must be a bool tensor, got dtype {mask.dtype}")
+        elif not isinstance(mask, bool):
+            raise TypeError(f"mask must be a bool or a bool tensor, got {type(mask).__name__}")
+        self.mask = mask
+
+    def _pyro_sample(self, msg: Dict[str, Any]) -> None:
+        msg["mask"] = self.mask if msg["mask"] is None else msg["mask"] & self.mask

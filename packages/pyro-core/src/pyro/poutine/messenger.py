@@ -1,0 +1,103 @@
+"""The base class of every effect handler."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict, Optional
+
+from pyro.poutine.runtime import _PYRO_STACK
+
+
+class Messenger:
+    """An effect handler: a context manager that, while active, sees every primitive's message.
+
+    Subclasses handle a site type ``T`` by defining ``_pyro_T(msg)`` (called on the way in,
+    innermost handler first) and/or ``_pyro_post_T(msg)`` (called once the value is known).
+    A messenger is also a decorator: ``messenger(fn)`` returns ``fn`` run inside the messenger.
+    """
+
+    def __enter__(self) -> "Messenger":
+        if self in _PYRO_STACK:
+            raise ValueError(f"{type(self).__name__} is already active; it cannot be entered twice")
+        _PYRO_STACK.append(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if _PYRO_STACK and _PYRO_STACK[-1] is self:
+            _PYRO_STACK.pop()
+            return
+        # An exception (or a handler left open inside) unwound past us: drop ourselves and
+        # everything inside us, so the stack is as it was before we were entered.
+        for i in range(len(_PYRO_STACK) - 1, -1, -1):
+            if _PYRO_STACK[i] is self:
+                del _PYRO_STACK[i:]
+                return
+
+    def __call__(self, fn: Callable) -> Callable:
+        """Return ``fn`` wrapped so that each call runs inside this messenger."""
+        if not callable(fn):
+            raise ValueError(
+                f"{type(self).__name__} expected a callable to wrap, got {type(fn).__name__}"
+            )
+
+        @functools.wraps(fn)
+        def handled(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        handled.msngr = self  # type: ignore[attr-defined]
+        return handled
+
+    def _process_message(self, msg: Dict[str, Any]) -> None:
+        method = getattr(self, "_pyro_" + msg["type"], None)
+        if method is not None:
+            method(msg)
+
+    def _postprocess_message(self, msg: Dict[str, Any]) -> None:
+        method = getattr(self, "_pyro_post_" + msg["type"], None)
+        if method is not None:
+            method(msg)
+
+    def _reset(self) -> None:
+        """Forget per-run state; called when a run is abandoned by a non-local exit."""
+
+    @classmethod
+    def register(cls, fn: Optional[Callable] = None, type: Optional[str] = None,
+                 post: Optional[bool] = None) -> Callable:
+        """Attach ``fn`` as this class's handler of site type ``type`` (``post`` for after).
+
+        Usable as a decorator: ``@MyMessenger.register(type="sample")``.
+        """
+        if fn is None:
+            return lambda f: cls.register(f, type=type, post=post)
+        if type is None:
+            raise ValueError("Messenger.register needs the site type it handles")
+        setattr(cls, ("_pyro_post_" if post else "_pyro_") + type, fn)
+        return fn
+
+
+class ReentrantMessenger(Messenger):
+    """A messenger that may be entered again while already active (entries are counted)."""
+
+    def __init__(self) -> None:
+        self._ref_count = 0
+
+    def __enter__(self) -> "ReentrantMessenger":
+        self._ref_count += 1
+        if self._ref_count == 1:
+            super().__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        self._ref_count -= 1
+        if self._ref_count == 0:
+            super().__exit__(exc_type, exc_value, traceback)
+
+
+def bind(msngr: Messenger, fn: Optional[Callable]) -> Any:
+    """Return ``msngr`` itself when ``fn`` is None, else ``fn`` wrapped by ``msngr``.
+
+    Handler functions use this so that ``poutine.scale(model, 2.0)`` wraps a model while
+    ``with poutine.scale(scale=2.0):`` uses the messenger as a context.
+    """
+    return msngr if fn is None else msngr(fn)

@@ -1,0 +1,316 @@
+"""The execution trace: an ordered record of the sites of one run of a model."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+
+import torch
+
+from pyro.ops.score_parts import ScoreParts, scale_and_mask
+
+
+def _all_sites(name: str, site: Dict[str, Any]) -> bool:
+    return True
+
+
+def _is_subsample(site: Dict[str, Any]) -> bool:
+    return type(site["fn"]).__name__ == "_Subsample"
+
+
+def _site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
+    fn = site["fn"]
+    value = site["value"]
+    try:
+        log_p = fn.log_prob(value, *site["args"], **site["kwargs"])
+    except ValueError as e:
+        shapes = _shape_note(site)
+        raise ValueError(f"Error while computing log_prob at site '{site['name']}':\n{e}\n{shapes}") from e
+    return log_p
+
+
+def _shape_note(site: Dict[str, Any]) -> str:
+    fn = site["fn"]
+    value = site["value"]
+    batch = tuple(getattr(fn, "batch_shape", ()))
+    event = tuple(getattr(fn, "event_shape", ()))
+    vshape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+    return f"batch_shape={batch} event_shape={event} value.shape={vshape}"
+
+
+def _fallback_score_parts(fn: Any, log_p: torch.Tensor) -> ScoreParts:
+    # A distribution without score_parts (e.g. a plain torch one): reparameterised samples carry
+    # their gradient in the value, the others need the score function.
+    if getattr(fn, "has_rsample", False):
+        return ScoreParts(log_prob=log_p, score_function=0, entropy_term=log_p)
+    return ScoreParts(log_prob=log_p, score_function=log_p, entropy_term=0)
+
+
+class Trace:
+    """An ordered record of the sites of one execution, with optional dependency edges.
+
+    ``trace.nodes`` maps site names to site dicts (the messages the sites produced), in the
+    order the sites ran. Edges (``add_edge``) record dependencies for inference algorithms that
+    need them; :meth:`to_networkx` builds a :class:`networkx.DiGraph` view on demand.
+
+    Args:
+        graph_type: ``"flat"`` (default) or ``"dense"``; kept for compatibility and read by
+            algorithms that ask for dense dependency edges.
+    """
+
+    def __init__(self, graph_type: str = "flat") -> None:
+        if graph_type not in ("flat", "dense"):
+            raise ValueError(f"Trace graph_type must be 'flat' or 'dense', got {graph_type!r}")
+        self.graph_type = graph_type
+        self.nodes: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
+        self._succ: Dict[str, Set[str]] = {}
+        self._pred: Dict[str, Set[str]] = {}
+
+    # ----- container protocol -------------------------------------------------------------
+    def __contains__(self, name: str) -> bool:
+        return name in self.nodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __repr__(self) -> str:
+        return f"Trace(sites={list(self.nodes)})"
+
+    @property
+    def edges(self) -> Iterator[tuple]:
+        """Iterate over ``(source, target)`` dependency edges."""
+        for site, succ in self._succ.items():
+            for other in succ:
+                yield site, other
+
+    # ----- building -------------------------------------------------------------------------
+    def add_node(self, site_name: str, **kwargs: Any) -> None:
+        """Record a site; a second sample site of the same name is an error.
+
+        Param sites may be recorded again (the latest record wins), as a parameter may be read
+        several times in one run.
+        """
+        old = self.nodes.get(site_name)
+        if old is not None:
+            if old["type"] != kwargs["type"]:
+                raise RuntimeError(
+                    f"site '{site_name}' is used both as a {old['type']} site and as a "
+                    f"{kwargs['type']} site; give them different names"
+                )
+            if kwargs["type"] != "param":
+                raise RuntimeError(
+                    f"Multiple {kwargs['type']} sites named '{site_name}'; every sample site "
+                    f"of one run needs a unique name"
+                )
+        self.nodes[site_name] = kwargs
+        self._pred.setdefault(site_name, set())
+        self._succ.setdefault(site_name, set())
+
+    def add_edge(self, site1: str, site2: str) -> None:
+        """Record that ``site2`` depends on ``site1``."""
+        for name in (site1, site2):
+            if name not in self.nodes:
+                self.nodes[name] = {"name": name}
+                self._pred.setdefault(name, set())
+                self._succ.setdefault(name, set())
+        self._succ[site1].add(site2)
+        self._pred[site2].add(site1)
+
+    def remove_node(self, site_name: str) -> None:
+        """Remove a site and its edges."""
+        for p in self._pred.pop(site_name, ()):
+            self._succ[p].discard(site_name)
+        for s in self._succ.pop(site_name, ()):
+            self._pred[s].discard(site_name)
+        del self.nodes[site_name]
+
+    def predecessors(self, site_name: str) -> Set[str]:
+        """Return the names of sites ``site_name`` depends on directly."""
+        return self._pred[site_name]
+
+    def successors(self, site_name: str) -> Set[str]:
+        """Return the names of sites that depend directly on ``site_name``."""
+        return self._succ[site_name]
+
+    def in_degree(self, site_name: str) -> int:
+        """Return the number of direct dependencies of ``site_name``."""
+        return len(self._pred[site_name])
+
+    def topological_sort(self, reverse: bool = False) -> List[str]:
+        """Return site names so that every site comes after the sites it depends on.
+
+        Ties keep execution order. With ``reverse=True`` the order is reversed.
+        """
+        indegree = {name: len(self._pred.get(name, ())) for name in self.nodes}
+        ready = [name for name in self.nodes if indegree[name] == 0]
+        order: List[str] = []
+        while ready:
+            name = ready.pop(0)
+            order.append(name)
+            for succ in sorted(self._succ.get(name, ()), key=list(self.nodes).index):
+                indegree[succ] -= 1
+                if indegree[succ] == 0:
+                    ready.append(succ)
+        if len(order) != len(self.nodes):
+            raise ValueError("trace dependency edges contain a cycle")
+        return order[::-1] if reverse else order
+
+    def copy(self) -> "Trace":
+        """Return a shallow copy: new node and edge containers, the same site dicts' contents."""
+        new = Trace(graph_type=self.graph_type)
+        new.nodes = OrderedDict((k, dict(v)) for k, v in self.nodes.items())
+        new._succ = {k: set(v) for k, v in self._succ.items()}
+        new._pred = {k: set(v) for k, v in self._pred.items()}
+        return new
+
+    def to_networkx(self) -> Any:
+        """Build a :class:`networkx.DiGraph` of the sites (as node attributes) and edges."""
+        import networkx as nx
+
+        graph = nx.DiGraph(graph_type=self.graph_type)
+        for name, site in self.nodes.items():
+            graph.add_node(name, **site)
+        graph.add_edges_from(self.edges)
+        return graph
+
+    # ----- views --------------------------------------------------------------------------
+    def iter_stochastic_nodes(self) -> Iterator[tuple]:
+        """Iterate over ``(name, site)`` of sample sites that are not observed or subsample sites."""
+        for name, site in self.nodes.items():
+            if site["type"] == "sample" and not site["is_observed"] and not _is_subsample(site):
+                yield name, site
+
+    @property
+    def stochastic_nodes(self) -> List[str]:
+        """Names of the unobserved sample sites."""
+        return [name for name, _ in self.iter_stochastic_nodes()]
+
+    @property
+    def observation_nodes(self) -> List[str]:
+        """Names of the observed sample sites."""
+        return [n for n, s in self.nodes.items() if s["type"] == "sample" and s["is_observed"]]
+
+    @property
+    def param_nodes(self) -> List[str]:
+        """Names of the param sites."""
+        return [n for n, s in self.nodes.items() if s["type"] == "param"]
+
+    @property
+    def reparameterized_nodes(self) -> List[str]:
+        """Names of unobserved sample sites whose distribution has ``rsample``."""
+        return [n for n, s in self.iter_stochastic_nodes() if getattr(s["fn"], "has_rsample", False)]
+
+    @property
+    def nonreparam_stochastic_nodes(self) -> List[str]:
+        """Names of unobserved sample sites whose distribution lacks ``rsample``."""
+        return [
+            n for n, s in self.iter_stochastic_nodes() if not getattr(s["fn"], "has_rsample", False)
+        ]
+
+    # ----- log-densities ------------------------------------------------------------------
+    def log_prob_sum(self, site_filter: Callable[[str, Dict], bool] = _all_sites) -> torch.Tensor:
+        """Return the sum of the scaled, masked log-densities of all sample sites.
+
+        Sites that already carry a ``log_prob`` (from :meth:`compute_log_prob`) reuse it.
+        """
+        total: Any = 0.0
+        for name, site in self.nodes.items():
+            if site["type"] != "sample" or not site_filter(name, site):
+                continue
+            if "log_prob_sum" in site:
+                total = total + site["log_prob_sum"]
+                continue
+            log_p = _site_log_prob(site)
+            log_p = scale_and_mask(log_p, site["scale"], site["mask"])
+            total = total + (log_p.sum() if isinstance(log_p, torch.Tensor) else log_p)
+        return total if isinstance(total, torch.Tensor) else torch.tensor(total)
+
+    def compute_log_prob(self, site_filter: Callable[[str, Dict], bool] = _all_sites) -> None:
+        """Store ``log_prob`` (scaled and masked, batch-shaped) and ``log_prob_sum`` at sample sites.
+
+        Also stores ``unscaled_log_prob``. Sites that already have them are left as they are.
+        """
+        for name, site in self.nodes.items():
+            if site["type"] != "sample" or "log_prob" in site or not site_filter(name, site):
+                continue
+            log_p = _site_log_prob(site)
+            site["unscaled_log_prob"] = log_p
+            log_p = scale_and_mask(log_p, site["scale"], site["mask"])
+            site["log_prob"] = log_p
+            site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+
+    def compute_score_parts(self) -> None:
+        """Store ``score_parts`` (log_prob, score function, entropy term; scaled and masked).
+
+        Used by the ELBOs to build surrogate losses. Also stores ``log_prob`` and
+        ``unscaled_log_prob`` at each sample site.
+        """
+        for name, site in self.nodes.items():
+            if site["type"] != "sample" or "score_parts" in site:
+                continue
+            fn = site["fn"]
+            score_parts_fn = getattr(fn, "score_parts", None)
+            try:
+                if score_parts_fn is not None:
+                    parts = score_parts_fn(site["value"], *site["args"], **site["kwargs"])
+                else:
+                    parts = _fallback_score_parts(fn, _site_log_prob(site))
+            except ValueError as e:
+                raise ValueError(
+                    f"Error while computing score_parts at site '{name}':\n{e}\n{_shape_note(site)}"
+                ) from e
+            site["unscaled_log_prob"] = parts.log_prob
+            parts = parts.scale_and_mask(site["scale"], site["mask"])
+            site["score_parts"] = parts
+            site["log_prob"] = parts.log_prob
+            site["log_prob_sum"] = (
+                parts.log_prob.sum() if isinstance(parts.log_prob, torch.Tensor) else parts.log_prob
+            )
+
+    def detach_(self) -> None:
+        """Detach every site value in place (keeps values, drops their autograd history)."""
+        for site in self.nodes.values():
+            value = site.get("value")
+            if isinstance(value, torch.Tensor):
+                site["value"] = value.detach()
+
+    # ----- debugging ----------------------------------------------------------------------
+    def format_shapes(self, title: str = "Trace Shapes:", last_site: Optional[str] = None) -> str:
+        """Return a table of every site's batch and event shapes, for debugging shape errors.
+
+        Rows: one per param site (its value's shape) and two per sample site (the distribution's
+        ``batch_shape | event_shape``, then the value's shape, and the log_prob's shape when
+        :meth:`compute_log_prob` ran). Plates are listed first with their sizes.
+        """
+        rows: List[List[str]] = [[title, "", "", ""], ["Param Sites:", "", "", ""]]
+        for name, site in self.nodes.items():
+            if site["type"] == "param":
+                rows.append([name, "", "", " ".join(map(str, site["value"].shape))])
+            if name == last_site:
+                break
+        rows.append(["Sample Sites:", "", "", ""])
+        for name, site in self.nodes.items():
+            if site["type"] == "sample" and not _is_subsample(site):
+                fn = site["fn"]
+                batch = " ".join(map(str, getattr(fn, "batch_shape", ())))
+                event = " ".join(map(str, getattr(fn, "event_shape", ())))
+                rows.append([name + " dist", batch, "|", event])
+                value = site["value"]
+                vshape = value.shape if isinstance(value, torch.Tensor) else ()
+                rows.append(["value", " ".join(map(str, vshape)), "|", ""])
+                if "log_prob" in site and isinstance(site["log_prob"], torch.Tensor):
+                    rows.append(["log_prob", " ".join(map(str, site["log_prob"].shape)), "|", ""])
+            elif site["type"] == "sample":
+                rows.append([name + " plate", str(site["fn"].size), "|", ""])
+            if name == last_site:
+                break
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = []
+        for r in rows:
+            lines.append(
+                f"{r[0]:>{widths[0]}} {r[1]:>{widths[1]}} {r[2]:^{widths[2]}} {r[3]:<{widths[3]}}".rstrip()
+            )
+        return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Small helpers over sites and traces shared by handlers and inference algorithms."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from pyro.poutine.runtime import _PYRO_STACK
+
+
+def site_is_subsample(site: Dict[str, Any]) -> bool:
+    """Return whether ``site`` is the index-drawing site a subsampled plate creates."""
+    return site["type"] == "sample" and type(site["fn"]).__name__ == "_Subsample"
+
+
+def site_is_factor(site: Dict[str, Any]) -> bool:
+    """Return whether ``site`` was made by :func:`pyro.factor`."""
+    return site["type"] == "sample" and bool(site["infer"].get("is_auxiliary"))
+
+
+def prune_subsample_sites(trace: Any) -> Any:
+    """Return a copy of ``trace`` without its plate subsample sites."""
+    trace = trace.copy()
+    for name, site in list(trace.nodes.items()):
+        if site_is_subsample(site):
+            trace.remove_node(name)
+    return trace
+
+
+def enum_extend(trace: Any, msg: Dict[str, Any], num_samples: Any = None) -> list:
+    """Return one extended trace per value in the support of the site ``msg``.
+
+    Each returned trace is a copy of ``trace`` with ``msg`` recorded at one value of
+    ``msg["fn"].enumerate_support()``. Used by sequential enumeration and :class:`Search`.
+    """
+    extended = []
+    for value in msg["fn"].enumerate_support(expand=False):
+        new = trace.copy()
+        site = dict(msg)
+        site["value"] = value
+        site["done"] = True
+        new.add_node(msg["name"], **site)
+        extended.append(new)
+    return extended
+
+
+def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
+    """Return ``num_samples`` copies of ``trace``, each extended by a fresh draw at ``msg``."""
+    extended = []
+    for _ in range(num_samples):
+        new = trace.copy()
+        site = dict(msg)
+        site["value"] = msg["fn"](*msg["args"], **msg["kwargs"])
+        site["done"] = True
+        new.add_node(msg["name"], **site)
+        extended.append(new)
+    return extended
+
+
+class NonlocalExit(Exception):
+    """Raised by :func:`pyro.poutine.escape` to leave a model at a chosen site.
+
+    Attributes:
+        site: the message of the site where the model was left.
+    """
+
+    def __init__(self, site: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
+    def reset_stack(self) -> None:
+        """Reset the per-run state of the handlers active when the exit happened."""
+        for frame in reversed(_PYRO_STACK):
+            frame._reset()
+            hide_fn = getattr(frame, "hide_fn", None)
+            if hide_fn is not None and hide_fn(self.site):
+                break
+
+
+def discrete_escape(trace: Any, msg: Dict[str, Any]) -> bool:
+    """Escape predicate: unobserved discrete sample sites that are not yet in ``trace``."""
+    return (
+        msg["type"] == "sample"
+        and not msg["is_observed"]
+        and msg["name"] not in trace
+        and getattr(msg["fn"], "has_enumerate_support", False)
+    )
+
+
+def all_escape(trace: Any, msg: Dict[str, Any]) -> bool:
+    """Escape predicate: unobserved sample sites that are not yet in ``trace``."""
+    return msg["type"] == "sample" and not msg["is_observed"] and msg["name"] not in trace

@@ -1,0 +1,1 @@
+"""pyro-distributions's plugin: registers what the package provides."""

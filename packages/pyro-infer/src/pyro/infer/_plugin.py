@@ -1,0 +1,1 @@
+"""pyro-infer's plugin: registers what the package provides."""

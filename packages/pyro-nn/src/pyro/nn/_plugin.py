@@ -1,0 +1,1 @@
+"""pyro-nn's plugin: registers what the package provides."""

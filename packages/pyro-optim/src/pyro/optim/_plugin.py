@@ -1,0 +1,1 @@
+"""pyro-optim's plugin: registers what the package provides."""
