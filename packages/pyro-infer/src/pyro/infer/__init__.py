@@ -1,6 +1,18 @@
-"""pyro.infer (package pyro-infer)."""
+"""Inference algorithms (``pyro.infer``, package pyro-infer).
+
+Every public name listed in ``__all__`` is also registered in the ``inference`` registry, so
+``SVI(..., loss="Trace_ELBO")`` and third-party engines resolve by name.
+"""
 
 from typing import Any
+
+__all__ = []
+
+# --- SVI and the ELBO family -------------------------------------------------------------
+
+# --- enumeration ---------------------------------------------------------------------------
+
+# --- sampling-based inference, guides, prediction ------------------------------------------
 
 
 def __getattr__(name: str) -> Any:
