@@ -1,6 +1,21 @@
-"""pyro.nn (package pyro-nn)."""
+"""Neural-network building blocks (``pyro.nn``, package pyro-nn).
+
+Modules registered by plugins through ``pyro_register_nn`` are attributes of this module too.
+"""
 
 from typing import Any
+
+from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN, MaskedLinear, create_mask
+from pyro.nn.dense_nn import ConditionalDenseNN, DenseNN
+
+__all__ = [
+    "AutoRegressiveNN",
+    "ConditionalAutoRegressiveNN",
+    "ConditionalDenseNN",
+    "DenseNN",
+    "MaskedLinear",
+    "create_mask",
+]
 
 
 def __getattr__(name: str) -> Any:
