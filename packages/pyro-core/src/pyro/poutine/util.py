@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from pyro.poutine.runtime import _PYRO_STACK
+from pyro.poutine.runtime import _PYRO_STACK, _draw
 
 
 def site_is_subsample(site: Dict[str, Any]) -> bool:
@@ -49,7 +49,7 @@ def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
     for _ in range(num_samples):
         new = trace.copy()
         site = dict(msg)
-        site["value"] = msg["fn"](*msg["args"], **msg["kwargs"])
+        site["value"] = _draw(msg["fn"], msg["args"], msg["kwargs"])
         site["done"] = True
         new.add_node(msg["name"], **site)
         extended.append(new)
