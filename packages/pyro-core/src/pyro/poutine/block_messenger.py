@@ -15,21 +15,33 @@ def _make_hide_fn(
     hide_types: Optional[Iterable[str]],
     expose_types: Optional[Iterable[str]],
 ) -> Callable[[Dict[str, Any]], bool]:
-    if (hide is not None or hide_types is not None) and (expose is not None or expose_types is not None):
-        raise ValueError("block: give either hide/hide_types or expose/expose_types, not both")
+    # Pyro's rules: naming sites or types to hide turns ``hide_all`` off, naming sites or
+    # types to expose turns it on; the arguments are read in the order hide, expose,
+    # hide_types, expose_types, and the last one given decides. An observed sample site has
+    # the type "observe" for ``hide_types``/``expose_types``.
+    if expose_all:
+        hide_all = False
+    for given, hides in ((hide, True), (expose, False), (hide_types, True), (expose_types, False)):
+        if given is not None:
+            hide_all = not hides
     hide_set = frozenset(hide or ())
-    hide_type_set = frozenset(hide_types or ())
     expose_set = frozenset(expose or ())
+    hide_type_set = frozenset(hide_types or ())
     expose_type_set = frozenset(expose_types or ())
-    # Naming what to hide implies everything else is exposed.
-    hide_rest = hide_all and not expose_all and hide is None and hide_types is None
+    if hide_set & expose_set:
+        raise ValueError(f"block: sites {sorted(hide_set & expose_set)} are both hidden and exposed")
+    if hide_type_set & expose_type_set:
+        raise ValueError(
+            f"block: site types {sorted(hide_type_set & expose_type_set)} are both hidden and exposed"
+        )
 
     def hide_fn(msg: Dict[str, Any]) -> bool:
-        if msg["name"] in hide_set or msg["type"] in hide_type_set:
+        site_type = msg["type"]
+        if site_type == "sample" and msg["is_observed"]:
+            site_type = "observe"
+        if msg["name"] in hide_set or site_type in hide_type_set:
             return True
-        if hide_rest:
-            return msg["name"] not in expose_set and msg["type"] not in expose_type_set
-        return False
+        return hide_all and msg["name"] not in expose_set and site_type not in expose_type_set
 
     return hide_fn
 
@@ -44,8 +56,14 @@ class BlockMessenger(Messenger):
         expose_all: expose every site not named in ``hide``/``hide_types``.
         hide: site names to hide (the rest is exposed).
         expose: site names to expose (the rest is hidden).
-        hide_types: site types to hide, e.g. ``["param"]``.
+        hide_types: site types to hide, e.g. ``["param"]``; observed sample sites have the
+            type ``"observe"`` here.
         expose_types: site types to expose.
+
+    When several of ``hide``, ``expose``, ``hide_types`` and ``expose_types`` are given, the
+    named sites and types are hidden or exposed as asked, and the last one given (in that
+    order) decides whether the remaining sites are hidden (``expose*``) or not (``hide*``),
+    as in Pyro. A name or type both hidden and exposed is an error.
     """
 
     def __init__(
