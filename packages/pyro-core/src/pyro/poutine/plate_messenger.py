@@ -217,7 +217,12 @@ class PlateMessenger(Messenger):
             if self.dim is None or self.size == self.subsample_size:
                 return
             dim = self.dim - event_dim
-            if value.dim() >= -dim and value.shape[dim] == self.size:
+            if value.dim() >= -dim and value.shape[dim] != 1:
+                if value.shape[dim] != self.size:
+                    raise ValueError(
+                        f"pyro.subsample(..., event_dim={event_dim}) inside plate('{self.name}'): "
+                        f"expected size {self.size} at dim {dim} of shape {tuple(value.shape)}"
+                    )
                 msg["value"] = value.index_select(dim, self._indices)
 
 

@@ -28,6 +28,8 @@ class _DimAllocator:
         self._owner: Dict[int, str] = {}
 
     def allocate(self, name: str, dim: Optional[int]) -> int:
+        if name in self._owner.values():
+            raise ValueError(f"duplicate {self.kind} '{name}': it is already active")
         if dim is None:
             dim = -1
             while dim in self._owner:
