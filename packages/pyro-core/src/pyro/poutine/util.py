@@ -30,14 +30,19 @@ def enum_extend(trace: Any, msg: Dict[str, Any], num_samples: Any = None) -> lis
     """Return one extended trace per value in the support of the site ``msg``.
 
     Each returned trace is a copy of ``trace`` with ``msg`` recorded at one value of
-    ``msg["fn"].enumerate_support()``. Used by sequential enumeration and :class:`Search`.
+    ``msg["fn"].enumerate_support()`` (expanded to the site's batch shape). With a non-negative
+    ``num_samples``, only the first ``num_samples + 1`` values are used. Used by sequential
+    enumeration and :class:`Search`.
     """
+    if num_samples is None:
+        num_samples = -1
     extended = []
-    for value in msg["fn"].enumerate_support(expand=False):
+    for i, value in enumerate(msg["fn"].enumerate_support(expand=True)):
+        if 0 <= num_samples < i:
+            break
         new = trace.copy()
         site = dict(msg)
-        site["value"] = value
-        site["done"] = True
+        site.update(value=value, done=True, stop=False, continuation=None)
         new.add_node(msg["name"], **site)
         extended.append(new)
     return extended
@@ -45,12 +50,14 @@ def enum_extend(trace: Any, msg: Dict[str, Any], num_samples: Any = None) -> lis
 
 def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
     """Return ``num_samples`` copies of ``trace``, each extended by a fresh draw at ``msg``."""
+    from pyro.poutine.runtime import _draw
+
     extended = []
     for _ in range(num_samples):
         new = trace.copy()
         site = dict(msg)
-        site["value"] = _draw(msg["fn"], msg["args"], msg["kwargs"])
-        site["done"] = True
+        site.update(value=_draw(msg["fn"], msg["args"], msg["kwargs"]), done=True, stop=False,
+                    continuation=None)
         new.add_node(msg["name"], **site)
         extended.append(new)
     return extended
