@@ -9,10 +9,21 @@ from typing import Any
 __all__ = []
 
 # --- SVI and the ELBO family -------------------------------------------------------------
+from pyro.infer.elbo import ELBO
+from pyro.infer.svi import SVI
+from pyro.infer.trace_elbo import Trace_ELBO
+
+__all__ += ["ELBO", "SVI", "Trace_ELBO"]
 
 # --- enumeration ---------------------------------------------------------------------------
 
 # --- sampling-based inference, guides, prediction ------------------------------------------
+from pyro.infer.abstract_infer import EmpiricalMarginal, TracePosterior
+from pyro.infer.importance import Importance, vectorized_importance_weights
+from pyro.infer.search import Search
+
+__all__ += ["EmpiricalMarginal", "Importance", "Search", "TracePosterior",
+            "vectorized_importance_weights"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,360 @@
+"""Posteriors represented by weighted execution traces, and marginals read off them.
+
+:class:`TracePosterior` is the base of the sampling-based engines (:class:`~pyro.infer.Importance`,
+:class:`~pyro.infer.Search`): ``run`` fills it with execution traces of the model and one log
+weight per trace. :class:`EmpiricalMarginal` turns those into a distribution over the value of one
+site (or a stack of sites).
+
+A posterior may also be filled *in batch*: one trace whose sample sites carry all the draws along a
+particle dim (see :meth:`TracePosterior._set_batch`). Marginals then read the values straight from
+that trace, with no per-sample Python work; per-sample traces are only cut out of it when somebody
+asks for :attr:`TracePosterior.exec_traces`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from pyro import poutine
+from pyro.poutine.trace_struct import Trace
+
+
+def _split_batched_trace(trace: Trace, index: int, site_shapes: Dict[str, torch.Size],
+                         num_samples: int) -> Trace:
+    """Cut sample ``index`` out of a trace whose sites carry a leading particle batch."""
+    new = trace.copy()
+    for name, site in new.nodes.items():
+        if site.get("type") not in ("sample", "return") or name not in site_shapes:
+            continue
+        value = site["value"]
+        shape = site_shapes[name]
+        site["value"] = _per_sample_values(value, shape, num_samples, name)[index]
+        for key in ("log_prob", "unscaled_log_prob", "log_prob_sum", "score_parts", "packed"):
+            site.pop(key, None)
+    return new
+
+
+def _per_sample_values(value: torch.Tensor, shape: torch.Size, num_samples: int,
+                       name: str) -> torch.Tensor:
+    """Reshape a batched site value to ``(num_samples,) + shape`` (the shape of one draw)."""
+    target = (num_samples,) + tuple(shape)
+    numel = math.prod(target)
+    if value.numel() == numel:
+        return value.reshape(target)
+    if value.numel() * num_samples == numel:
+        # The site does not depend on the particle: the same value for every sample.
+        return value.reshape(tuple(shape)).expand(target)
+    raise ValueError(
+        f"site '{name}': cannot read {num_samples} samples of shape {tuple(shape)} from a "
+        f"batched value of shape {tuple(value.shape)}; does the site's shape change between runs?"
+    )
+
+
+class TracePosterior:
+    """Base class of posteriors made of weighted execution traces.
+
+    Subclasses implement :meth:`_traces`, a generator of ``(trace, log_weight)`` pairs (optionally
+    ``(trace, log_weight, chain_id)``), or override :meth:`run` to fill the posterior in batch.
+
+    Args:
+        num_chains: number of independent chains the traces come from (1 for the engines here).
+
+    Attributes:
+        exec_traces: list of :class:`~pyro.poutine.Trace`, one per sample.
+        log_weights: list of scalar tensors, the log weight of each trace.
+        chain_ids: list of ints, the chain of each trace.
+    """
+
+    def __init__(self, num_chains: int = 1) -> None:
+        self.num_chains = num_chains
+        self._reset()
+
+    def _reset(self) -> None:
+        self._exec_traces: Optional[List[Trace]] = []
+        self._log_weights_list: Optional[List[torch.Tensor]] = []
+        self._log_weights_tensor: Optional[torch.Tensor] = None
+        self.chain_ids: List[int] = []
+        self._batch: Optional[Tuple[Trace, Dict[str, torch.Size], int]] = None
+        self._categorical: Any = None
+
+    # ----- storage -------------------------------------------------------------------------
+    def _set_batch(self, trace: Trace, log_weights: torch.Tensor,
+                   site_shapes: Dict[str, torch.Size]) -> None:
+        """Fill the posterior from one batched trace.
+
+        Args:
+            trace: a trace whose sample sites hold all draws, the particle dim leading after a
+                reshape to ``(num_samples,) + site_shapes[name]``.
+            log_weights: tensor of shape ``(num_samples,)``.
+            site_shapes: the shape of one draw at each sample site.
+        """
+        num_samples = log_weights.shape[0]
+        self._reset()
+        self._batch = (trace, dict(site_shapes), num_samples)
+        self._exec_traces = None
+        self._log_weights_list = None
+        self._log_weights_tensor = log_weights
+        self.chain_ids = [0] * num_samples
+
+    def _batched_values(self, site: str) -> torch.Tensor:
+        """Values of ``site`` for every sample, stacked along a new leading dim."""
+        if self._batch is not None:
+            trace, shapes, num_samples = self._batch
+            if site not in trace.nodes:
+                raise KeyError(f"site '{site}' is not in the posterior's traces")
+            node = trace.nodes[site]
+            if site not in shapes:
+                value = node["value"]
+                if not isinstance(value, torch.Tensor):
+                    raise ValueError(f"site '{site}' has a non-tensor value; it has no marginal")
+                return value.expand((num_samples,) + value.shape)
+            return _per_sample_values(node["value"], shapes[site], num_samples, site)
+        values = []
+        for i, tr in enumerate(self.exec_traces):
+            if site not in tr.nodes:
+                raise KeyError(f"site '{site}' is missing from trace {i} of the posterior")
+            values.append(torch.as_tensor(tr.nodes[site]["value"]))
+        if not values:
+            raise ValueError("the posterior is empty: call .run(*args) first")
+        return torch.stack(values)
+
+    @property
+    def exec_traces(self) -> List[Trace]:
+        if self._exec_traces is None:
+            trace, shapes, num_samples = self._batch  # type: ignore[misc]
+            self._exec_traces = [
+                _split_batched_trace(trace, i, shapes, num_samples) for i in range(num_samples)
+            ]
+        return self._exec_traces
+
+    @property
+    def log_weights(self) -> List[torch.Tensor]:
+        if self._log_weights_list is None:
+            self._log_weights_list = list(self._log_weights_tensor.unbind(0))  # type: ignore
+        return self._log_weights_list
+
+    def _log_weight_tensor(self) -> torch.Tensor:
+        """All log weights as one 1-D tensor."""
+        if self._log_weights_tensor is None:
+            lw = self._log_weights_list or []
+            if not lw:
+                self._log_weights_tensor = torch.zeros(0)
+            else:
+                self._log_weights_tensor = torch.stack(
+                    [torch.as_tensor(w, dtype=torch.get_default_dtype()).reshape(()) for w in lw]
+                )
+        return self._log_weights_tensor
+
+    def __len__(self) -> int:
+        if self._batch is not None:
+            return self._batch[2]
+        return len(self._exec_traces or [])
+
+    # ----- running -------------------------------------------------------------------------
+    def _traces(self, *args: Any, **kwargs: Any) -> Iterator[tuple]:
+        """Yield ``(trace, log_weight)`` or ``(trace, log_weight, chain_id)`` for each sample."""
+        raise NotImplementedError
+
+    def run(self, *args: Any, **kwargs: Any) -> "TracePosterior":
+        """Draw the posterior's traces for model arguments ``args``/``kwargs``; returns ``self``."""
+        self._reset()
+        with torch.no_grad(), poutine.block():
+            for item in self._traces(*args, **kwargs):
+                if len(item) == 2:
+                    tr, logit = item
+                    chain_id = 0
+                else:
+                    tr, logit, chain_id = item
+                self._exec_traces.append(tr)  # type: ignore[union-attr]
+                self._log_weights_list.append(logit)  # type: ignore[union-attr]
+                self.chain_ids.append(chain_id)
+        return self
+
+    def _sample_index(self) -> int:
+        lw = self._log_weight_tensor()
+        if lw.numel() == 0:
+            raise ValueError("the posterior is empty: call .run(*args) first")
+        if self._categorical is None:
+            self._categorical = torch.distributions.Categorical(logits=lw)
+        return int(self._categorical.sample())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Trace:
+        """Return one trace drawn from the posterior by weight, without its observed sites."""
+        idx = self._sample_index()
+        if self._batch is not None:
+            trace, shapes, n = self._batch
+            tr = _split_batched_trace(trace, idx, shapes, n)
+        else:
+            tr = self.exec_traces[idx].copy()
+        for name in tr.observation_nodes:
+            tr.remove_node(name)
+        return tr
+
+    def marginal(self, sites: Union[str, Sequence[str], None] = None) -> "Marginals":
+        """Return the :class:`Marginals` of ``sites`` (default: the model's return value)."""
+        return Marginals(self, sites)
+
+
+class Marginals:
+    """The empirical marginal of each of several sites of a :class:`TracePosterior`.
+
+    Args:
+        trace_posterior: a posterior that has been run.
+        sites: a site name or a list of names (default ``"_RETURN"``).
+    """
+
+    def __init__(self, trace_posterior: TracePosterior,
+                 sites: Union[str, Sequence[str], None] = None,
+                 validate_args: Optional[bool] = None) -> None:
+        if sites is None:
+            sites = ["_RETURN"]
+        elif isinstance(sites, str):
+            sites = [sites]
+        self.sites = list(sites)
+        self.empirical = {
+            site: EmpiricalMarginal(trace_posterior, site, validate_args) for site in self.sites
+        }
+
+    def support(self, flatten: bool = False) -> Dict[str, torch.Tensor]:
+        """Return ``{site: values}`` of every sample (unweighted), stacked along dim 0."""
+        return {site: m.enumerate_support() for site, m in self.empirical.items()}
+
+
+def _empirical_base() -> type:
+    """The project's ``pyro.distributions.Empirical`` when installed, else a local one."""
+    try:
+        import pyro.distributions as dist
+
+        return dist.Empirical
+    except (ImportError, AttributeError):
+        return _WeightedSamples
+
+
+class _WeightedSamples(torch.distributions.Distribution):
+    """A distribution over a finite set of weighted samples (used when pyro-distributions
+    provides no ``Empirical``).
+
+    Args:
+        samples: tensor ``batch_shape + (num_samples,) + event_shape``.
+        log_weights: tensor ``batch_shape + (num_samples,)`` of unnormalised log weights.
+    """
+
+    arg_constraints: dict = {}
+    has_enumerate_support = True
+
+    def __init__(self, samples: torch.Tensor, log_weights: torch.Tensor,
+                 validate_args: Optional[bool] = None) -> None:
+        self._samples = samples
+        self._log_weights = log_weights
+        sample_shape, weight_shape = samples.size(), log_weights.size()
+        if weight_shape != sample_shape[: len(weight_shape)]:
+            raise ValueError(
+                f"Empirical: log_weights of shape {tuple(weight_shape)} must match the leading "
+                f"dims of samples of shape {tuple(sample_shape)}"
+            )
+        self._aggregation_dim = log_weights.dim() - 1
+        event_shape = sample_shape[len(weight_shape):]
+        self._categorical = torch.distributions.Categorical(logits=self._log_weights)
+        super().__init__(weight_shape[:-1], event_shape, validate_args=False)
+
+    @property
+    def sample_size(self) -> int:
+        return self._log_weights.numel()
+
+    def _normalized_weights(self) -> torch.Tensor:
+        return self._categorical.probs
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        idx = self._categorical.sample(sample_shape)  # sample_shape + batch_shape
+        moved = self._samples.movedim(self._aggregation_dim, 0)  # (S,) + batch + event
+        grids = torch.meshgrid(
+            *[torch.arange(s, device=idx.device) for s in self.batch_shape], indexing="ij"
+        ) if self.batch_shape else ()
+        return moved[(idx,) + tuple(grids)]
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self.batch_shape:
+            raise NotImplementedError("Empirical.log_prob: only for an empty batch_shape")
+        samples = self._samples
+        event_dims = len(self.event_shape)
+        lead = value.shape[: value.dim() - event_dims]
+        value = value.reshape((-1, 1) + tuple(self.event_shape))
+        eq = samples.unsqueeze(0) == value
+        if event_dims:
+            eq = eq.flatten(2).all(-1)
+        logp = self._categorical.logits.unsqueeze(0).masked_fill(~eq, -math.inf)
+        return torch.logsumexp(logp, -1).reshape(lead)
+
+    def _weighted_mean(self, values: torch.Tensor) -> torch.Tensor:
+        w = self._normalized_weights()
+        w = w.reshape(w.shape + (1,) * len(self.event_shape))
+        return (values * w).sum(self._aggregation_dim)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        if self._samples.dtype in (torch.int32, torch.int64):
+            raise ValueError("Empirical.mean is undefined for integer samples")
+        return self._weighted_mean(self._samples)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        if self._samples.dtype in (torch.int32, torch.int64):
+            raise ValueError("Empirical.variance is undefined for integer samples")
+        mean = self.mean.unsqueeze(self._aggregation_dim)
+        return self._weighted_mean((self._samples - mean) ** 2)
+
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
+        return self._samples
+
+
+class EmpiricalMarginal(_empirical_base()):  # type: ignore[misc]
+    """The weighted empirical distribution of a site's values over a posterior's traces.
+
+    Args:
+        trace_posterior: a :class:`TracePosterior` that has been run.
+        sites: a site name, or a list of names whose values are stacked along a new dim 0
+            (default: the model's return value ``"_RETURN"``).
+        validate_args: passed to the distribution.
+
+    ``mean``, ``variance``, ``sample()`` and ``log_prob(value)`` use the posterior's normalised
+    weights.
+    """
+
+    def __init__(self, trace_posterior: TracePosterior,
+                 sites: Union[str, Sequence[str], None] = None,
+                 validate_args: Optional[bool] = None) -> None:
+        if not isinstance(trace_posterior, TracePosterior):
+            raise TypeError(
+                f"EmpiricalMarginal expects a TracePosterior, got {type(trace_posterior).__name__}"
+            )
+        if sites is None:
+            sites = "_RETURN"
+        if len(trace_posterior) == 0:
+            raise ValueError("EmpiricalMarginal: the posterior is empty; call .run(*args) first")
+        if isinstance(sites, str):
+            samples = trace_posterior._batched_values(sites)
+        else:
+            samples = torch.stack([trace_posterior._batched_values(s) for s in sites], 1)
+        log_weights = trace_posterior._log_weight_tensor().to(samples.device)
+        num_chains = len(set(trace_posterior.chain_ids))
+        if num_chains > 1:
+            samples, log_weights = _by_chain(samples, log_weights, trace_posterior.chain_ids)
+        if log_weights.dtype != samples.dtype and samples.dtype.is_floating_point:
+            log_weights = log_weights.to(samples.dtype)
+        super().__init__(samples, log_weights, validate_args=validate_args)
+
+
+def _by_chain(samples: torch.Tensor, log_weights: torch.Tensor,
+              chain_ids: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    ids = torch.as_tensor(chain_ids)
+    chains = sorted(set(chain_ids))
+    per = [(ids == c).nonzero().reshape(-1) for c in chains]
+    n = min(len(p) for p in per)
+    if any(len(p) != n for p in per):
+        warnings.warn("EmpiricalMarginal: chains have different lengths; truncating to the shortest")
+    return (torch.stack([samples[p[:n]] for p in per]),
+            torch.stack([log_weights[p[:n]] for p in per]))
