@@ -9,6 +9,11 @@ from typing import Any
 __all__ = []
 
 # --- SVI and the ELBO family -------------------------------------------------------------
+from pyro.infer.elbo import ELBO
+from pyro.infer.svi import SVI
+from pyro.infer.trace_elbo import Trace_ELBO
+
+__all__ += ["ELBO", "SVI", "Trace_ELBO"]
 
 # --- enumeration ---------------------------------------------------------------------------
 

@@ -1,0 +1,186 @@
+"""The base class of the evidence-lower-bound losses."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Iterator, Optional, Tuple
+
+import torch
+
+__all__ = ["ELBO"]
+
+_PARTICLE_PLATE = "num_particles_vectorized"
+
+
+class _ELBOMeta(type):
+    # ``ELBO(...)`` itself is the seed's front door: it picks the estimator from ``trace_graph``
+    # and ``enum_discrete``. Subclasses are constructed as usual.
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is not ELBO:
+            return super().__call__(*args, **kwargs)
+        args = list(args)
+        # Seed signature: ELBO(num_particles=1, trace_graph=False, enum_discrete=False).
+        if len(args) >= 2 and isinstance(args[1], bool):
+            kwargs.setdefault("trace_graph", args.pop(1))
+            if len(args) >= 2 and isinstance(args[1], bool):
+                kwargs.setdefault("enum_discrete", args.pop(1))
+        trace_graph = kwargs.pop("trace_graph", False)
+        enum_discrete = kwargs.pop("enum_discrete", False)
+        if enum_discrete:
+            from pyro.infer.traceenum_elbo import TraceEnum_ELBO
+
+            return TraceEnum_ELBO(*args, **kwargs)
+        if trace_graph:
+            from pyro.infer.tracegraph_elbo import TraceGraph_ELBO
+
+            return TraceGraph_ELBO(*args, **kwargs)
+        from pyro.infer.trace_elbo import Trace_ELBO
+
+        return Trace_ELBO(*args, **kwargs)
+
+
+class ELBO(metaclass=_ELBOMeta):
+    """Base of the ELBO losses: particles, plate nesting and the model/guide traces.
+
+    Calling ``ELBO(...)`` directly (the seed's interface) returns the estimator its flags ask
+    for: :class:`~pyro.infer.TraceEnum_ELBO` with ``enum_discrete=True``,
+    :class:`~pyro.infer.TraceGraph_ELBO` with ``trace_graph=True``, else
+    :class:`~pyro.infer.Trace_ELBO`. Subclasses implement :meth:`_get_trace`, :meth:`loss`,
+    :meth:`loss_and_grads` and :meth:`differentiable_loss`.
+
+    Args:
+        num_particles: number of samples the estimate averages over.
+        max_plate_nesting: an upper bound on the number of nested vectorized plates in the model
+            and guide; guessed by running them once when left ``inf`` and it is needed.
+        max_iarange_nesting: deprecated name of ``max_plate_nesting``.
+        vectorize_particles: draw all particles at once inside a plate of size
+            ``num_particles`` left of the model's plates (dim ``-max_plate_nesting - 1``),
+            instead of running the model ``num_particles`` times. Once the nesting is known,
+            ``max_plate_nesting`` counts that particle plate too.
+        strict_enumeration_warning: warn when an enumerating ELBO finds nothing to enumerate.
+        ignore_jit_warnings: silence JIT tracer warnings (JIT losses only).
+        jit_options: options for :func:`torch.jit.trace` (JIT losses only).
+        retain_graph: passed to ``backward`` in :meth:`loss_and_grads`.
+        tail_adaptive_beta: exponent of the tail-adaptive f-divergence (that loss only).
+        trace_graph, enum_discrete: seed flags, accepted only by ``ELBO(...)`` itself.
+    """
+
+    def __init__(self, num_particles: int = 1, max_plate_nesting: float = math.inf,
+                 max_iarange_nesting: Optional[float] = None, vectorize_particles: bool = False,
+                 strict_enumeration_warning: bool = True, ignore_jit_warnings: bool = False,
+                 jit_options: Optional[dict] = None, retain_graph: Optional[bool] = None,
+                 tail_adaptive_beta: float = -1.0) -> None:
+        if max_iarange_nesting is not None:
+            warnings.warn("max_iarange_nesting is deprecated; use max_plate_nesting instead",
+                          DeprecationWarning, stacklevel=2)
+            max_plate_nesting = max_iarange_nesting
+        if not (isinstance(num_particles, int) and num_particles >= 1):
+            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        if max_plate_nesting != math.inf and (max_plate_nesting < 0 or int(max_plate_nesting) != max_plate_nesting):
+            raise ValueError(f"max_plate_nesting must be a non-negative int or inf, got {max_plate_nesting!r}")
+        self.num_particles = num_particles
+        self.max_plate_nesting = max_plate_nesting
+        self.vectorize_particles = vectorize_particles
+        self.retain_graph = retain_graph
+        if self.vectorize_particles and self.num_particles > 1 and self.max_plate_nesting != math.inf:
+            self.max_plate_nesting += 1
+        self.strict_enumeration_warning = strict_enumeration_warning
+        self.ignore_jit_warnings = ignore_jit_warnings
+        self.jit_options = jit_options
+        self.tail_adaptive_beta = tail_adaptive_beta
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(num_particles={self.num_particles}, "
+                f"max_plate_nesting={self.max_plate_nesting}, "
+                f"vectorize_particles={self.vectorize_particles})")
+
+    # ----- plate nesting --------------------------------------------------------------------
+    def _guess_max_plate_nesting(self, model: Callable, guide: Callable, args: tuple,
+                                 kwargs: dict) -> None:
+        """Set ``max_plate_nesting`` from one run of the guide and the model replayed on it."""
+        from pyro import poutine
+
+        with poutine.block():
+            guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
+            model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
+        nesting = 0
+        for trace in (guide_trace, model_trace):
+            for site in trace.nodes.values():
+                if site["type"] != "sample":
+                    continue
+                for frame in site["cond_indep_stack"]:
+                    if frame.dim is not None and -frame.dim > nesting:
+                        nesting = -frame.dim
+        self.max_plate_nesting = nesting
+        if self.vectorize_particles and self.num_particles > 1:
+            self.max_plate_nesting += 1
+
+    def _vectorized_num_particles(self, fn: Callable) -> Callable:
+        """Wrap ``fn`` in the particle plate (size ``num_particles``, dim ``-max_plate_nesting``)."""
+        import pyro
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if self.num_particles == 1:
+                return fn(*args, **kwargs)
+            with pyro.plate(_PARTICLE_PLATE, self.num_particles, dim=-int(self.max_plate_nesting)):
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+    # ----- traces ---------------------------------------------------------------------------
+    def _get_trace(self, model: Callable, guide: Callable, args: tuple, kwargs: dict) -> Tuple[Any, Any]:
+        """Return ``(model_trace, guide_trace)`` of one run, with log-densities computed."""
+        raise NotImplementedError
+
+    def _get_vectorized_trace(self, model: Callable, guide: Callable, args: tuple,
+                              kwargs: dict) -> Tuple[Any, Any]:
+        """Return the traces of one run of all particles at once, under the particle plate."""
+        if self.max_plate_nesting == math.inf and self.num_particles > 1:
+            self._guess_max_plate_nesting(model, guide, args, kwargs)
+        return self._get_trace(self._vectorized_num_particles(model),
+                               self._vectorized_num_particles(guide), args, kwargs)
+
+    def _get_traces(self, model: Callable, guide: Callable, args: tuple,
+                    kwargs: dict) -> Iterator[Tuple[Any, Any]]:
+        """Yield ``(model_trace, guide_trace)`` per particle (once when vectorized)."""
+        if self.vectorize_particles:
+            yield self._get_vectorized_trace(model, guide, args, kwargs)
+        else:
+            for _ in range(self.num_particles):
+                yield self._get_trace(model, guide, args, kwargs)
+
+    # ----- the interface --------------------------------------------------------------------
+    def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        """Return an estimate of the negative ELBO as a float (no gradients)."""
+        raise NotImplementedError
+
+    def loss_and_grads(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        """Estimate the negative ELBO, accumulate its gradients into the params; return a float."""
+        raise NotImplementedError
+
+    def differentiable_loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Return the negative ELBO estimate as a tensor whose gradients are the estimator's."""
+        raise NotImplementedError
+
+    def __call__(self, model: Callable, guide: Callable) -> "ELBOModule":
+        """Bind ``model`` and ``guide``: return a module whose ``forward(*args, **kwargs)`` is
+        :meth:`differentiable_loss`, for training loops written in plain torch."""
+        return ELBOModule(model, guide, self)
+
+
+class ELBOModule(torch.nn.Module):
+    """A model, a guide and an ELBO as one :class:`torch.nn.Module`.
+
+    ``module(*args, **kwargs)`` returns the differentiable loss; when model and guide are torch
+    modules their parameters are this module's parameters.
+    """
+
+    def __init__(self, model: Callable, guide: Callable, elbo: ELBO) -> None:
+        super().__init__()
+        self.model = model
+        self.guide = guide
+        self.elbo = elbo
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.elbo.differentiable_loss(self.model, self.guide, *args, **kwargs)

@@ -1,0 +1,361 @@
+"""Helpers shared by the inference algorithms of ``pyro.infer``.
+
+Nothing here is on a per-site hot path that talks to plugins or networkx: these are small tensor
+and trace utilities the ELBOs call while they assemble a loss.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any, Dict, Iterable, Optional, Tuple
+
+import torch
+
+from pyro.ops.score_parts import ScoreParts, scale_and_mask
+from pyro.util import is_validation_enabled
+
+__all__ = [
+    "MultiFrameTensor",
+    "check_model_guide_match",
+    "check_site_shape",
+    "get_importance_trace",
+    "get_plate_stacks",
+    "is_identically_zero",
+    "is_validation_enabled",
+    "site_score_parts",
+    "torch_item",
+    "zero_grads",
+]
+
+
+def torch_item(x: Any) -> Any:
+    """Return ``x`` as a Python number if it is a tensor with one element, else ``x``."""
+    return x.item() if isinstance(x, torch.Tensor) else x
+
+
+def is_identically_zero(x: Any) -> bool:
+    """Return whether ``x`` is the number zero (not a tensor: tensors are never assumed zero)."""
+    return isinstance(x, numbers.Number) and x == 0
+
+
+def zero_grads(tensors: Iterable[torch.Tensor]) -> None:
+    """Drop the accumulated gradients of ``tensors`` (set ``.grad`` to ``None``)."""
+    for p in tensors:
+        if p.grad is not None:
+            p.grad = None
+
+
+def torch_backward(x: Any, retain_graph: Optional[bool] = None) -> None:
+    """Call ``x.backward()`` if ``x`` is a tensor that requires grad; otherwise do nothing."""
+    if isinstance(x, torch.Tensor) and x.requires_grad:
+        x.backward(retain_graph=retain_graph)
+
+
+def _is_subsample(site: Dict[str, Any]) -> bool:
+    return type(site["fn"]).__name__ == "_Subsample"
+
+
+# ----- per-site log-densities -----------------------------------------------------------------
+def _fallback_parts(fn: Any, log_p: torch.Tensor) -> ScoreParts:
+    if getattr(fn, "has_rsample", False):
+        return ScoreParts(log_p, 0, log_p)
+    return ScoreParts(log_p, log_p, 0)
+
+
+def _site_error(site: Dict[str, Any], e: Exception) -> ValueError:
+    fn = site["fn"]
+    value = site["value"]
+    vshape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+    return ValueError(
+        f"Error while computing log_prob at site '{site['name']}': {e}\n"
+        f"batch_shape={tuple(getattr(fn, 'batch_shape', ()))} "
+        f"event_shape={tuple(getattr(fn, 'event_shape', ()))} value.shape={vshape}"
+    )
+
+
+def site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
+    """Compute, store and return the scaled, masked, batch-shaped log-density of ``site``.
+
+    Stores ``unscaled_log_prob``, ``log_prob`` and ``log_prob_sum`` in the site dict, exactly as
+    :meth:`pyro.poutine.Trace.compute_log_prob` does; a site that has them is not recomputed.
+    """
+    log_p = site.get("log_prob")
+    if log_p is not None:
+        return log_p
+    try:
+        raw = site["fn"].log_prob(site["value"], *site["args"], **site["kwargs"])
+    except ValueError as e:
+        raise _site_error(site, e) from e
+    site["unscaled_log_prob"] = raw
+    log_p = scale_and_mask(raw, site["scale"], site["mask"])
+    site["log_prob"] = log_p
+    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+    return log_p
+
+
+def site_score_parts(site: Dict[str, Any]) -> ScoreParts:
+    """Compute, store and return the scaled, masked :class:`ScoreParts` of a guide ``site``.
+
+    Also stores ``unscaled_log_prob``, ``log_prob`` and ``log_prob_sum``, as
+    :meth:`pyro.poutine.Trace.compute_score_parts` does. When the entropy term is the log-density
+    itself (reparameterised sites) the scaled entropy term is the very same tensor, so callers can
+    recognise it with ``is`` and sum it once.
+    """
+    parts = site.get("score_parts")
+    if parts is not None:
+        return parts
+    fn = site["fn"]
+    try:
+        score_parts = getattr(fn, "score_parts", None)
+        if score_parts is not None:
+            raw = score_parts(site["value"], *site["args"], **site["kwargs"])
+        else:
+            raw = _fallback_parts(fn, fn.log_prob(site["value"], *site["args"], **site["kwargs"]))
+    except ValueError as e:
+        raise _site_error(site, e) from e
+    scale, mask = site["scale"], site["mask"]
+    log_p = scale_and_mask(raw.log_prob, scale, mask)
+    entropy = raw.entropy_term
+    if entropy is raw.log_prob:
+        entropy = log_p
+    elif not is_identically_zero(entropy):
+        entropy = scale_and_mask(entropy, scale, mask)
+    score = raw.score_function
+    if mask is not None and isinstance(score, torch.Tensor):
+        score = scale_and_mask(score, 1.0, mask)
+    parts = ScoreParts(log_p, score, entropy)
+    site["unscaled_log_prob"] = raw.log_prob
+    site["score_parts"] = parts
+    site["log_prob"] = log_p
+    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+    return parts
+
+
+# ----- plates ---------------------------------------------------------------------------------
+def _frame_key(stack: Tuple[Any, ...]) -> frozenset:
+    return frozenset((f.name, f.dim) for f in stack if f.dim is not None)
+
+
+def get_plate_stacks(trace: Any) -> Dict[str, Tuple[Any, ...]]:
+    """Return ``{site name: vectorized plate frames}`` for every sample site of ``trace``."""
+    return {
+        name: tuple(f for f in site["cond_indep_stack"] if f.dim is not None)
+        for name, site in trace.nodes.items()
+        if site["type"] == "sample"
+    }
+
+
+def sum_to_frames(value: Any, frames: frozenset, target: frozenset) -> Any:
+    """Sum ``value`` over every batch dim that is not a plate of ``target``.
+
+    ``frames`` are the ``(name, dim)`` plates of the site ``value`` belongs to. Dims of plates in
+    ``target`` are kept, as are dims of size one; every other dim is summed out, so the result
+    broadcasts against a tensor batched by the plates of ``target``.
+    """
+    if not isinstance(value, torch.Tensor) or value.dim() == 0:
+        return value
+    keep = {dim for name, dim in frames & target}
+    ndim = value.dim()
+    dims = [d for d in range(-ndim, 0) if d not in keep and value.shape[d] != 1]
+    if dims:
+        value = value.sum(dims, keepdim=True)
+    # Leading size-one dims carry no information; drop them so shapes stay small.
+    lead = 0
+    while lead < value.dim() and value.shape[lead] == 1 and (lead - value.dim()) not in keep:
+        lead += 1
+    if lead:
+        value = value.reshape(value.shape[lead:])
+    return value
+
+
+class MultiFrameTensor(dict):
+    """Tensors grouped by the set of vectorized plates they are batched over.
+
+    ``add(stack, tensor)`` accumulates ``tensor`` (a site's batch-shaped cost) under the plates of
+    ``stack`` (a site's ``cond_indep_stack``); ``sum_to(stack)`` returns the total cost as seen by
+    a site under ``stack``: batched over the plates they share, summed over the rest.
+    """
+
+    def add(self, stack: Tuple[Any, ...], value: Any) -> None:
+        """Accumulate ``value`` under the vectorized plates of ``stack``."""
+        key = _frame_key(stack)
+        old = self.get(key)
+        self[key] = value if old is None else old + value
+
+    def sum_to(self, stack: Tuple[Any, ...]) -> Any:
+        """Return the sum of every group, reduced to the vectorized plates of ``stack``."""
+        target = _frame_key(stack)
+        total: Any = 0.0
+        for frames, value in self.items():
+            total = total + sum_to_frames(value, frames, target)
+        return total
+
+
+# ----- model/guide checks ---------------------------------------------------------------------
+def _latent_names(trace: Any, subsample: bool = False) -> set:
+    return {
+        name for name, site in trace.nodes.items()
+        if site["type"] == "sample" and not site["is_observed"] and _is_subsample(site) == subsample
+    }
+
+
+def check_model_guide_match(model_trace: Any, guide_trace: Any,
+                            max_plate_nesting: float = math.inf) -> None:
+    """Warn about sites the model and guide do not share; raise where their shapes disagree.
+
+    Warns (``UserWarning``) when the guide samples a site that the model does not have (unless
+    the guide marks it ``infer={"is_auxiliary": True}``), when the model has an unobserved site
+    the guide does not sample (sites the model enumerates are fine), when an auxiliary guide site
+    appears in the model, and when the guide has a plate subsample site the model lacks.
+
+    Raises:
+        ValueError: a shared site has different event dims, or batch shapes that differ inside
+            the rightmost ``max_plate_nesting`` dims.
+    """
+    guide_vars = {n for n, s in guide_trace.nodes.items() if s["type"] == "sample" and not _is_subsample(s)}
+    aux_vars = {n for n in guide_vars if guide_trace.nodes[n]["infer"].get("is_auxiliary")}
+    model_vars = _latent_names(model_trace)
+    enum_vars = {
+        n for n in model_vars
+        if n not in guide_vars and model_trace.nodes[n]["infer"].get("_enumerate_dim") is not None
+    }
+    if aux_vars & model_vars:
+        warnings.warn(f"Found auxiliary vars in the model: {sorted(aux_vars & model_vars)}")
+    extra = guide_vars - aux_vars - model_vars
+    if extra:
+        warnings.warn(
+            "Found non-auxiliary vars in guide but not model, consider marking these "
+            f"infer={{'is_auxiliary': True}}:\n{sorted(extra)}"
+        )
+    missing = model_vars - guide_vars - enum_vars
+    if missing:
+        warnings.warn(f"Found vars in model but not guide: {sorted(missing)}")
+
+    for name in model_vars & guide_vars:
+        m_fn = model_trace.nodes[name]["fn"]
+        g_fn = guide_trace.nodes[name]["fn"]
+        m_event = getattr(m_fn, "event_shape", None)
+        g_event = getattr(g_fn, "event_shape", None)
+        if m_event is None or g_event is None:
+            continue
+        if len(m_event) != len(g_event):
+            raise ValueError(
+                f"Model and guide event_dims disagree at site '{name}': "
+                f"{len(m_event)} vs {len(g_event)}"
+            )
+        m_batch = tuple(getattr(m_fn, "batch_shape", ()))
+        g_batch = tuple(getattr(g_fn, "batch_shape", ()))
+        m_shape, g_shape = m_batch + tuple(m_event), g_batch + tuple(g_event)
+        if m_shape == g_shape:
+            continue
+        # Only the plate dims (the rightmost max_plate_nesting batch dims) must agree exactly.
+        nest = len(m_batch) if max_plate_nesting == math.inf else int(max_plate_nesting)
+        m_tail = m_batch[max(len(m_batch) - nest, 0):]
+        g_tail = g_batch[max(len(g_batch) - nest, 0):]
+        width = max(len(m_tail), len(g_tail))
+        m_tail = (1,) * (width - len(m_tail)) + m_tail
+        g_tail = (1,) * (width - len(g_tail)) + g_tail
+        if any(a != b and a != 1 and b != 1 for a, b in zip(m_tail, g_tail)) or m_event != g_event:
+            raise ValueError(
+                f"Model and guide shapes disagree at site '{name}': "
+                f"{torch.Size(m_shape)} vs {torch.Size(g_shape)}"
+            )
+
+    plates_missing = _latent_names(guide_trace, True) - _latent_names(model_trace, True)
+    if plates_missing:
+        warnings.warn(f"Found plate statements in guide but not model: {sorted(plates_missing)}")
+
+
+def check_site_shape(site: Dict[str, Any], max_plate_nesting: float) -> None:
+    """Raise if a site's log_prob shape disagrees with its enclosing plates.
+
+    Args:
+        site: a sample site with ``log_prob`` computed.
+        max_plate_nesting: the number of plate dims the model may use; dims left of it are
+            free (particles, enumeration).
+
+    Raises:
+        ValueError: a plate sits left of ``max_plate_nesting``; a plate dim's size disagrees
+            with its plate; or a dim of size > 1 left of every plate (within
+            ``max_plate_nesting``) is declared by no plate.
+    """
+    log_p = site.get("log_prob")
+    if not isinstance(log_p, torch.Tensor):
+        return
+    plates = {f.dim: f for f in site["cond_indep_stack"] if f.dim is not None}
+    leftmost = min(plates, default=0)
+    if -leftmost > max_plate_nesting:
+        raise ValueError(
+            f"at site '{site['name']}', plate '{plates[leftmost].name}' uses dim {leftmost} but "
+            f"max_plate_nesting={max_plate_nesting}; increase max_plate_nesting to at least "
+            f"{-leftmost}"
+        )
+    shape = log_p.shape
+    nest = len(shape) if max_plate_nesting == math.inf else min(int(max_plate_nesting), len(shape))
+    for d in range(-nest, 0):
+        size = shape[d]
+        frame = plates.get(d)
+        if frame is not None:
+            if size != frame.size and size != 1:
+                raise ValueError(
+                    f"at site '{site['name']}', invalid log_prob shape {tuple(shape)}: dim {d} "
+                    f"has size {size} but plate '{frame.name}' has size {frame.size}"
+                )
+        elif d < leftmost and size != 1:
+            raise ValueError(
+                f"at site '{site['name']}', invalid log_prob shape {tuple(shape)}: dim {d} has "
+                f"size {size} but no enclosing plate declares it; wrap the site in a "
+                f"pyro.plate or move the dims into the event with .to_event()"
+            )
+
+
+# ----- running a model against its guide ------------------------------------------------------
+def prune_subsample_sites_(trace: Any) -> Any:
+    """Remove plate subsample sites from ``trace`` in place and return it."""
+    names = [name for name, site in trace.nodes.items() if site["type"] == "sample" and _is_subsample(site)]
+    for name in names:
+        trace.remove_node(name)
+    return trace
+
+
+def get_importance_trace(graph_type: str, max_plate_nesting: float, model: Any, guide: Any,
+                         args: tuple, kwargs: dict, detach: bool = False) -> Tuple[Any, Any]:
+    """Run ``guide``, then ``model`` replayed against it; return ``(model_trace, guide_trace)``.
+
+    Subsample sites are removed from both traces; model sites get ``log_prob`` and guide sites
+    ``score_parts`` (both scaled and masked). Under validation the model and guide are checked
+    against each other and every site's log_prob shape against its plates.
+
+    Args:
+        graph_type: ``"flat"`` or ``"dense"`` (dependency edges, for TraceGraph_ELBO).
+        max_plate_nesting: the number of plate dims, for shape checks.
+        model, guide: the model and guide callables.
+        args, kwargs: their arguments.
+        detach: detach the guide's sample values from their autograd history first.
+    """
+    from pyro import poutine
+
+    guide_trace = poutine.trace(guide, graph_type=graph_type).get_trace(*args, **kwargs)
+    if detach:
+        guide_trace.detach_()
+    model_trace = poutine.trace(poutine.replay(model, trace=guide_trace),
+                                graph_type=graph_type).get_trace(*args, **kwargs)
+    validate = is_validation_enabled()
+    if validate:
+        check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
+    prune_subsample_sites_(guide_trace)
+    prune_subsample_sites_(model_trace)
+    for site in model_trace.nodes.values():
+        if site["type"] == "sample":
+            site_log_prob(site)
+    for site in guide_trace.nodes.values():
+        if site["type"] == "sample":
+            site_score_parts(site)
+    if validate:
+        for trace in (model_trace, guide_trace):
+            for site in trace.nodes.values():
+                if site["type"] == "sample":
+                    check_site_shape(site, max_plate_nesting)
+    return model_trace, guide_trace
