@@ -1,6 +1,57 @@
-"""pyro.distributions (package pyro-distributions)."""
+"""pyro.distributions (package pyro-distributions): distributions, constraints, transforms.
+
+Every class of :mod:`torch.distributions` is here under its own name with Pyro's behaviour
+(calling draws a sample; ``shape``, ``expand``, ``expand_by``, ``to_event``, ``mask``,
+``score_parts``), plus Pyro's own distributions. Names registered by plugins through the
+``pyro_register_distributions`` hook resolve as attributes of this module.
+"""
 
 from typing import Any
+
+from pyro.distributions import constraints, transforms  # noqa: F401  (submodules)
+from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
+from pyro.distributions.delta import Delta
+from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
+from pyro.distributions.distribution import Distribution
+from pyro.distributions.empirical import Empirical
+from pyro.distributions.folded import FoldedDistribution
+from pyro.distributions.improper_uniform import ImproperUniform
+from pyro.distributions.kl import kl_divergence, register_kl
+from pyro.distributions.score_parts import ScoreParts
+from pyro.distributions.torch import *  # noqa: F401,F403
+from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
+from pyro.distributions.torch_distribution import (
+    ExpandedDistribution,
+    MaskedDistribution,
+    TorchDistribution,
+    TorchDistributionMixin,
+)
+from pyro.distributions.torch_transform import ComposeTransformModule, TransformModule
+from pyro.distributions.unit import Unit
+from pyro.distributions.util import enable_validation, is_validation_enabled, validation_enabled
+from pyro.distributions.zero_inflated import (
+    ZeroInflatedDistribution,
+    ZeroInflatedNegativeBinomial,
+    ZeroInflatedPoisson,
+)
+from torch.distributions import biject_to, transform_to  # noqa: E402
+
+#: Pyro's own distribution classes (the torch wrappers are listed in ``torch.__all__``).
+_PYRO_DISTRIBUTIONS = [
+    "BetaBinomial", "Delta", "DirichletMultinomial", "Empirical", "ExpandedDistribution",
+    "FoldedDistribution", "GammaPoisson", "ImproperUniform", "MaskedDistribution",
+    "MixtureOfDiagNormals", "Unit", "ZeroInflatedDistribution", "ZeroInflatedNegativeBinomial",
+    "ZeroInflatedPoisson",
+]
+
+__all__ = sorted(
+    set(_TORCH_WRAPPERS) | set(_PYRO_DISTRIBUTIONS) | {
+        "ComposeTransformModule", "Distribution", "ScoreParts", "TorchDistribution",
+        "TorchDistributionMixin", "TransformModule", "biject_to", "constraints",
+        "enable_validation", "is_validation_enabled", "kl_divergence", "register_kl",
+        "transform_to", "transforms", "validation_enabled",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:

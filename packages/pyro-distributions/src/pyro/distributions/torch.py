@@ -1,0 +1,128 @@
+"""Every distribution of :mod:`torch.distributions`, with Pyro's behaviour mixed in.
+
+Each class here is a subclass of the torch class of the same name and of
+:class:`~pyro.distributions.torch_distribution.TorchDistributionMixin`; it takes the same
+arguments (torch and Pyro share the argument names). Two things are added per class, with no
+per-class code: an ``expand`` that also works for subclasses with their own ``__init__`` (and
+falls back to :class:`~pyro.distributions.ExpandedDistribution`), and constructor errors that
+name the distribution and the shapes of its parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Dict, Sequence
+
+import torch
+import torch.distributions as _td
+
+from pyro.distributions.torch_distribution import ExpandedDistribution, TorchDistributionMixin
+from pyro.distributions.util import sum_rightmost
+from pyro.ops.score_parts import ScoreParts
+
+_BASE_EXPAND = _td.Distribution.expand
+
+
+def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
+    try:
+        bound = inspect.signature(init).bind_partial(None, *args, **kwargs)
+    except TypeError:
+        return ""
+    parts = []
+    for name, value in list(bound.arguments.items())[1:]:
+        if isinstance(value, torch.Tensor):
+            parts.append(f"{name}: shape {tuple(value.shape)}")
+        elif isinstance(value, (int, float)):
+            parts.append(f"{name}: {value!r}")
+    return ", ".join(parts)
+
+
+def _make_init(torch_cls: type, name: str) -> Any:
+    base_init = torch_cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            base_init(self, *args, **kwargs)
+        except RuntimeError as e:
+            raise ValueError(
+                f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
+            ) from e
+        except ValueError as e:
+            if name in str(e):
+                raise
+            raise ValueError(f"{name}({_describe_args(base_init, args, kwargs)}): {e}") from e
+
+    functools.update_wrapper(__init__, base_init)
+    __init__.__qualname__ = f"{name}.__init__"
+    return __init__
+
+
+def _make_expand(torch_cls: type, name: str) -> Any:
+    if torch_cls.expand is _BASE_EXPAND:
+        def expand(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+            batch_shape = torch.Size(batch_shape)
+            if batch_shape == self.batch_shape:
+                return self
+            return ExpandedDistribution(self, batch_shape)
+    else:
+        torch_expand = torch_cls.expand
+
+        def expand(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+            if _instance is None:
+                _instance = type(self).__new__(type(self))
+            try:
+                return torch_expand(self, batch_shape, _instance)
+            except NotImplementedError:
+                return ExpandedDistribution(self, batch_shape)
+            except RuntimeError as e:
+                raise ValueError(
+                    f"{name}: cannot expand batch_shape {tuple(self.batch_shape)} to "
+                    f"{tuple(batch_shape)}: {e}"
+                ) from e
+
+    expand.__doc__ = "Return this distribution broadcast to ``batch_shape``."
+    expand.__qualname__ = f"{name}.expand"
+    return expand
+
+
+def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
+    name = torch_cls.__name__
+    ns: Dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": name,
+        "__doc__": f"Pyro's :class:`torch.distributions.{name}` (same arguments), with the "
+                   f"methods of :class:`~pyro.distributions.TorchDistributionMixin`.",
+        "__init__": _make_init(torch_cls, name),
+        "expand": _make_expand(torch_cls, name),
+    }
+    ns.update(namespace or {})
+    return type(name, (torch_cls, TorchDistributionMixin), ns)
+
+
+def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwargs: Any) -> ScoreParts:
+    n = self.reinterpreted_batch_ndims
+    parts = self.base_dist.score_parts(value)
+    return ScoreParts(*(sum_rightmost(p, n) for p in parts))
+
+
+_NAMES = [
+    "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
+    "Dirichlet", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto", "Geometric",
+    "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "InverseGamma", "Kumaraswamy",
+    "LKJCholesky", "Laplace", "LogNormal", "LogisticNormal", "LowRankMultivariateNormal",
+    "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT", "TransformedDistribution",
+    "Uniform", "VonMises", "Weibull", "Wishart",
+]
+_EXTRA: Dict[str, Dict[str, Any]] = {
+    "Independent": {"score_parts": _independent_score_parts},
+}
+
+for _name in _NAMES:
+    _torch_cls = getattr(_td, _name, None)
+    if _torch_cls is not None:
+        globals()[_name] = _wrap(_torch_cls, _EXTRA.get(_name))
+
+__all__ = [n for n in _NAMES if n in globals()]
