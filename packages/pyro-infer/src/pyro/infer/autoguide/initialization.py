@@ -1,0 +1,152 @@
+"""Strategies that choose the initial value of each latent site, and the handler applying them.
+
+A strategy is a function ``init_fn(site) -> tensor`` of a sample site's message; it returns a
+value in the site's support with the site's shape. Each strategy called without a site returns
+itself with the given options bound, e.g. ``init_to_median(num_samples=31)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict, Optional
+
+import torch
+
+from pyro.infer.autoguide._dists import transform_to
+from pyro.poutine.messenger import Messenger
+
+Site = Dict[str, Any]
+
+
+def _support(site: Site) -> Any:
+    return site["fn"].support
+
+
+def _is_univariate(site: Site) -> bool:
+    return len(getattr(site["fn"], "event_shape", ())) == 0
+
+
+def init_to_feasible(site: Optional[Site] = None) -> Any:
+    """Initialise at the image of zero under the transform onto the site's support.
+
+    Example: 0 for a real site, 1 for a positive one, 0.5 for a unit-interval one.
+    """
+    if site is None:
+        return init_to_feasible
+    shape_ref = site["fn"].sample().detach()
+    t = transform_to(_support(site))
+    return t(torch.zeros_like(t.inv(shape_ref)))
+
+
+def init_to_sample(site: Optional[Site] = None) -> Any:
+    """Initialise at a draw from the site's prior."""
+    if site is None:
+        return init_to_sample
+    return site["fn"].sample().detach()
+
+
+def init_to_uniform(site: Optional[Site] = None, radius: float = 2.0) -> Any:
+    """Initialise at a uniform draw in ``(-radius, radius)`` of unconstrained space."""
+    if site is None:
+        return functools.partial(init_to_uniform, radius=radius)
+    shape_ref = site["fn"].sample().detach()
+    t = transform_to(_support(site))
+    u = t.inv(shape_ref)
+    return t((torch.rand_like(u) * 2 - 1) * radius)
+
+
+def init_to_median(site: Optional[Site] = None, num_samples: int = 15, *,
+                   fallback: Optional[Callable] = init_to_feasible) -> Any:
+    """Initialise at the elementwise median of ``num_samples`` prior draws.
+
+    Multivariate sites, and sites whose draws give no usable median, use ``fallback``.
+    """
+    if site is None:
+        return functools.partial(init_to_median, num_samples=num_samples, fallback=fallback)
+    if _is_univariate(site):
+        try:
+            draws = site["fn"].sample(torch.Size((num_samples,))).detach()
+            value = draws.median(dim=0).values
+            if not torch.isnan(value).any() and bool(_support(site).check(value).all()):
+                return value
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass
+    if fallback is None:
+        raise ValueError(f"init_to_median: no median for site '{site['name']}' and no fallback")
+    return fallback(site)
+
+
+def init_to_mean(site: Optional[Site] = None, *,
+                 fallback: Optional[Callable] = init_to_median) -> Any:
+    """Initialise at the prior mean; sites without a finite mean in their support use ``fallback``.
+    """
+    if site is None:
+        return functools.partial(init_to_mean, fallback=fallback)
+    try:
+        fn = site["fn"]
+        value = fn.mean.detach()
+        value = value.expand(fn.batch_shape + fn.event_shape)
+        if torch.isfinite(value).all() and bool(_support(site).check(value).all()):
+            return value.clone()
+    except (RuntimeError, ValueError, NotImplementedError):
+        pass
+    if fallback is None:
+        raise ValueError(f"init_to_mean: no mean for site '{site['name']}' and no fallback")
+    return fallback(site)
+
+
+def init_to_value(site: Optional[Site] = None, values: Optional[Dict[str, Any]] = None, *,
+                  fallback: Optional[Callable] = init_to_uniform) -> Any:
+    """Initialise the sites named in ``values`` at the given values, the others by ``fallback``."""
+    values = {} if values is None else values
+    if site is None:
+        return functools.partial(init_to_value, values=values, fallback=fallback)
+    if site["name"] in values:
+        ref = site["fn"].sample()
+        return torch.as_tensor(values[site["name"]], dtype=ref.dtype, device=ref.device)
+    if fallback is None:
+        raise ValueError(f"init_to_value: no value given for site '{site['name']}'")
+    return fallback(site)
+
+
+class InitMessenger(Messenger):
+    """Give every unobserved sample site the value chosen by ``init_fn`` instead of a draw.
+
+    Args:
+        init_fn: a strategy ``init_fn(site) -> tensor``.
+    """
+
+    def __init__(self, init_fn: Callable[[Site], torch.Tensor]) -> None:
+        super().__init__()
+        self.init_fn = init_fn
+
+    def _pyro_sample(self, msg: Site) -> None:
+        if msg["done"] or msg["is_observed"] or msg["value"] is not None:
+            return
+        if type(msg["fn"]).__name__ == "_Subsample":
+            return
+        with torch.no_grad():
+            value = self.init_fn(msg)
+        fn = msg["fn"]
+        expected = tuple(fn.batch_shape + fn.event_shape)
+        if tuple(value.shape) != expected:
+            try:
+                value = value.expand(expected)
+            except RuntimeError:
+                raise ValueError(
+                    f"initial value of site '{msg['name']}' has shape {tuple(value.shape)}, "
+                    f"expected {expected}"
+                ) from None
+        msg["value"] = value.detach()
+        msg["done"] = True
+
+
+__all__ = [
+    "InitMessenger",
+    "init_to_feasible",
+    "init_to_mean",
+    "init_to_median",
+    "init_to_sample",
+    "init_to_uniform",
+    "init_to_value",
+]
