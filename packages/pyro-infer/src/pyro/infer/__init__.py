@@ -20,9 +20,10 @@ __all__ += ["ELBO", "SVI", "Trace_ELBO"]
 # --- sampling-based inference, guides, prediction ------------------------------------------
 from pyro.infer.abstract_infer import EmpiricalMarginal, TracePosterior
 from pyro.infer.importance import Importance, vectorized_importance_weights
+from pyro.infer.predictive import Predictive
 from pyro.infer.search import Search
 
-__all__ += ["EmpiricalMarginal", "Importance", "Search", "TracePosterior",
+__all__ += ["EmpiricalMarginal", "Importance", "Predictive", "Search", "TracePosterior",
             "vectorized_importance_weights"]
 
 
