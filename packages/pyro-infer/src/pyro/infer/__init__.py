@@ -16,6 +16,10 @@ from pyro.infer.trace_elbo import Trace_ELBO
 __all__ += ["ELBO", "SVI", "Trace_ELBO"]
 
 # --- enumeration ---------------------------------------------------------------------------
+from pyro.infer.enum import config_enumerate
+from pyro.infer.traceenum_elbo import TraceEnum_ELBO
+
+__all__ += ["TraceEnum_ELBO", "config_enumerate"]
 
 # --- sampling-based inference, guides, prediction ------------------------------------------
 from pyro.infer.abstract_infer import EmpiricalMarginal, TracePosterior

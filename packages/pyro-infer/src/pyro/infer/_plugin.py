@@ -11,3 +11,13 @@ def pyro_register_inference(registry: Any) -> None:
 
     for name in infer.__all__:
         registry.add(name, getattr(infer, name))
+
+
+@hookimpl
+def pyro_register_handlers(registry: Any) -> None:
+    from pyro.infer.enum import config_enumerate
+    from pyro.infer.enum_messenger import EnumMessenger, enum
+
+    registry.add("enum", enum)
+    registry.add("EnumMessenger", EnumMessenger)
+    registry.add("config_enumerate", config_enumerate)
