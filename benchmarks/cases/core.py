@@ -1,0 +1,127 @@
+"""Cases of the handler stack (issue 2): what one site costs with and without handlers.
+
+The distribution is a pre-built torch ``Normal`` made callable, the same object in every
+backend, so that these cases time the handler stack and not a distribution library.
+"""
+
+from __future__ import annotations
+
+from cases import bench
+
+
+def callable_normal():
+    """A standard torch Normal that ``pyro.sample`` can call (as Pyro's distributions are)."""
+    import torch
+
+    class CallableNormal(torch.distributions.Normal):
+        def __call__(self, sample_shape=torch.Size()):
+            return self.rsample(sample_shape)
+
+    return CallableNormal(torch.tensor(0.0), torch.tensor(1.0))
+
+
+def _model(n_sites):
+    import pyro
+
+    d = callable_normal()
+    names = [f"x{i}" for i in range(n_sites)]
+
+    def model():
+        for name in names:
+            pyro.sample(name, d)
+
+    return model
+
+
+@bench("core.sample_bare", target=("pyro", 0.5))
+def sample_bare():
+    """pyro.sample with no handler active."""
+    import pyro
+
+    d = callable_normal()
+    return lambda: pyro.sample("x", d)
+
+
+@sample_bare.torch
+def _():
+    return callable_normal().rsample
+
+
+@bench("core.trace_1site", target=("pyro", 0.5))
+def trace_1site():
+    """poutine.trace(model).get_trace() of a one-site model."""
+    from pyro import poutine
+
+    model = _model(1)
+    return lambda: poutine.trace(model).get_trace()
+
+
+@trace_1site.torch
+def _():
+    d = callable_normal()
+    return lambda: {"x0": d.rsample()}
+
+
+@bench("core.trace_100site", target=("pyro", 0.5))
+def trace_100site():
+    """poutine.trace(model).get_trace() of 100 sample sites in a loop."""
+    from pyro import poutine
+
+    model = _model(100)
+    return lambda: poutine.trace(model).get_trace()
+
+
+def _torch_100site():
+    d = callable_normal()
+    names = [f"x{i}" for i in range(100)]
+
+    def run():
+        return {name: d.rsample() for name in names}
+
+    return run
+
+
+trace_100site.torch(_torch_100site)
+
+
+@bench("core.replay_100site", target=("pyro", 0.5))
+def replay_100site():
+    """poutine.trace(poutine.replay(model, trace=tr)).get_trace() of 100 sample sites."""
+    from pyro import poutine
+
+    model = _model(100)
+    recorded = poutine.trace(model).get_trace()
+    return lambda: poutine.trace(poutine.replay(model, trace=recorded)).get_trace()
+
+
+@replay_100site.torch
+def _():
+    recorded = _torch_100site()()
+
+    def run():
+        return {name: value for name, value in recorded.items()}
+
+    return run
+
+
+@bench("core.param_constrained", target=("pyro", 0.5))
+def param_constrained():
+    """pyro.param of an existing positive parameter (returns the constrained value)."""
+    import pyro
+    import torch
+    from torch.distributions import constraints
+
+    pyro.clear_param_store()
+    init = torch.ones(3)
+    pyro.param("scale", init, constraint=constraints.positive)
+    return lambda: pyro.param("scale", init, constraint=constraints.positive)
+
+
+@param_constrained.torch
+def _():
+    import torch
+    from torch.distributions import constraints, transform_to
+
+    unconstrained = torch.zeros(3, requires_grad=True)
+    transform = transform_to(constraints.positive)
+    return lambda: transform(unconstrained)
