@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 import weakref
 from typing import Any, Callable, Dict, ItemsView, Iterable, Iterator, KeysView, Optional, Set, Tuple, TypedDict, Union
 
@@ -143,13 +144,22 @@ class ParamStoreDict:
             new_constrained_value = torch.as_tensor(new_constrained_value)
         constraint = self._constraints.setdefault(name, constraints.real)
         transform = transform_to(constraint)
-        if not _satisfies(constraint, new_constrained_value):
-            raise ValueError(
-                f"param '{name}': initial value of shape {tuple(new_constrained_value.shape)} is "
-                f"outside its constraint {constraint}"
-            )
         with torch.no_grad():
             unconstrained = transform.inv(new_constrained_value).contiguous()
+        if not _satisfies(constraint, new_constrained_value):
+            # As in Pyro, a value the inverse transform maps to finite numbers is accepted (e.g. an
+            # unnormalised positive vector for a simplex); one it cannot represent is an error.
+            if not bool(torch.isfinite(unconstrained).all()):
+                raise ValueError(
+                    f"param '{name}': initial value of shape {tuple(new_constrained_value.shape)} "
+                    f"is outside its constraint {constraint}"
+                )
+            warnings.warn(
+                f"param '{name}': initial value is outside its constraint {constraint}; it was "
+                f"mapped into the constraint by the inverse transform",
+                UserWarning,
+                stacklevel=3,
+            )
         if not unconstrained.is_leaf:
             unconstrained = unconstrained.detach()
         unconstrained.requires_grad_(True)
