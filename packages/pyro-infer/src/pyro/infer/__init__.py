@@ -11,9 +11,11 @@ __all__ = []
 # --- SVI and the ELBO family -------------------------------------------------------------
 from pyro.infer.elbo import ELBO
 from pyro.infer.svi import SVI
-from pyro.infer.trace_elbo import Trace_ELBO
+from pyro.infer.trace_elbo import JitTrace_ELBO, Trace_ELBO
+from pyro.infer.trace_mean_field_elbo import TraceMeanField_ELBO
+from pyro.infer.tracegraph_elbo import TraceGraph_ELBO
 
-__all__ += ["ELBO", "SVI", "Trace_ELBO"]
+__all__ += ["ELBO", "JitTrace_ELBO", "SVI", "TraceGraph_ELBO", "TraceMeanField_ELBO", "Trace_ELBO"]
 
 # --- enumeration ---------------------------------------------------------------------------
 from pyro.infer.enum import config_enumerate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, List, Tuple
 
 import torch
@@ -15,7 +16,7 @@ from pyro.infer.util import (
 )
 from pyro.util import warn_if_nan
 
-__all__ = ["Trace_ELBO"]
+__all__ = ["JitTrace_ELBO", "Trace_ELBO"]
 
 
 def _total(terms: List[Any]) -> Any:
@@ -98,9 +99,16 @@ class Trace_ELBO(ELBO):
     def _get_trace(self, model: Callable, guide: Callable, args: tuple, kwargs: dict) -> Tuple[Any, Any]:
         return get_importance_trace("flat", self.max_plate_nesting, model, guide, args, kwargs)
 
-    def _particle_loss(self, model_trace: Any, guide_trace: Any) -> Tuple[Any, Any]:
-        """Return ``(elbo, surrogate_elbo)`` of one particle, both tensors (or numbers)."""
-        elbo, surrogate, score_sites = elbo_particle_terms(model_trace, guide_trace)
+    def _particle_loss(self, model_trace: Any, guide_trace: Any,
+                       surrogate: bool = True) -> Tuple[Any, Any]:
+        """Return ``(elbo, surrogate_elbo)`` of one particle, both tensors (or numbers).
+
+        With ``surrogate=False`` only the ELBO is needed and the second item is meaningless.
+        """
+        elbo, surrogate_elbo, score_sites = elbo_particle_terms(model_trace, guide_trace)
+        if not surrogate:
+            return elbo, surrogate_elbo
+        surrogate = surrogate_elbo
         if score_sites:
             log_r = _log_ratio(model_trace, guide_trace)
             terms = [surrogate]
@@ -111,20 +119,20 @@ class Trace_ELBO(ELBO):
         return elbo, surrogate
 
     def _loss_and_surrogate(self, model: Callable, guide: Callable, args: tuple, kwargs: dict,
-                            backward: bool) -> Tuple[Any, Any]:
+                            backward: bool, surrogate: bool = True) -> Tuple[Any, Any]:
         loss: Any = 0.0
         surrogate_loss: Any = 0.0
         n = self.num_particles
         for model_trace, guide_trace in self._get_traces(model, guide, args, kwargs):
-            elbo, surrogate = self._particle_loss(model_trace, guide_trace)
+            elbo, surrogate_elbo = self._particle_loss(model_trace, guide_trace, surrogate)
             if self.vectorize_particles or n == 1:
                 loss = -_detach(elbo)
-                surrogate_loss = -surrogate
+                surrogate_loss = -surrogate_elbo
             else:
                 loss = loss - _detach(elbo)
-                surrogate_loss = surrogate_loss - surrogate
+                surrogate_loss = surrogate_loss - surrogate_elbo
                 if backward:
-                    _backward(-surrogate / n, self.retain_graph)
+                    _backward(-surrogate_elbo / n, self.retain_graph)
                     surrogate_loss = 0.0
         if n > 1:
             loss = loss / n
@@ -136,7 +144,8 @@ class Trace_ELBO(ELBO):
     def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
         """Return the estimated negative ELBO as a float (computed without gradients)."""
         with torch.no_grad():
-            loss, _ = self._loss_and_surrogate(model, guide, args, kwargs, backward=False)
+            loss, _ = self._loss_and_surrogate(model, guide, args, kwargs, backward=False,
+                                               surrogate=False)
         loss = torch_item(loss)
         warn_if_nan(loss, "loss")
         return loss
@@ -165,3 +174,51 @@ def _detach(x: Any) -> Any:
 def _backward(x: Any, retain_graph: Any) -> None:
     if isinstance(x, torch.Tensor) and x.requires_grad:
         x.backward(retain_graph=retain_graph)
+
+
+class JitTrace_ELBO(Trace_ELBO):
+    """:class:`Trace_ELBO` with the loss computation compiled by the PyTorch JIT tracer.
+
+    The first step traces one run of the guide and the model (per set of keyword arguments and
+    argument shapes); later steps replay the compiled graph, drawing fresh random numbers. The
+    model and guide must be static: the same sites in the same order with the same shapes, no
+    control flow on sampled values; positional arguments must be tensors, keyword arguments are
+    constants baked into the compiled graph. ``ignore_jit_warnings=True`` silences the tracer's
+    warnings, ``jit_options`` go to :func:`torch.jit.trace`.
+    """
+
+    def _compiled(self, model: Callable, guide: Callable) -> Any:
+        cache = getattr(self, "_jit_cache", None)
+        if cache is not None and cache[0] is model and cache[1] is guide:
+            return cache[2]
+        from pyro.infer.util import jit_compile
+
+        elbo = weakref.ref(self)
+
+        def loss_and_surrogate(*args: Any, **kwargs: Any) -> Tuple[Any, Any]:
+            loss, surrogate_loss = Trace_ELBO._loss_and_surrogate(
+                elbo(), model, guide, args, kwargs, backward=False)
+            return torch.as_tensor(loss), torch.as_tensor(surrogate_loss)
+
+        compiled = jit_compile(loss_and_surrogate, ignore_warnings=self.ignore_jit_warnings,
+                               jit_options=self.jit_options)
+        self._jit_cache = (model, guide, compiled)
+        return compiled
+
+    def loss_and_grads(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        loss, surrogate_loss = self._compiled(model, guide)(*args, **kwargs)
+        _backward(surrogate_loss, self.retain_graph)
+        loss = loss.item()
+        warn_if_nan(loss, "loss")
+        return loss
+
+    def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        with torch.no_grad():
+            loss, _ = self._compiled(model, guide)(*args, **kwargs)
+        loss = loss.item()
+        warn_if_nan(loss, "loss")
+        return loss
+
+    def differentiable_loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> torch.Tensor:
+        loss, surrogate_loss = self._compiled(model, guide)(*args, **kwargs)
+        return loss + (surrogate_loss - surrogate_loss.detach())
