@@ -127,11 +127,12 @@ class EnumMessenger(Messenger):
             return
         infer = msg["infer"]
         if msg["done"]:
+            # A value decided elsewhere, e.g. replayed from a guide trace whose infer dict the
+            # message now shares: copy it before recording this run's labels.
+            infer = msg["infer"] = dict(infer)
             dim = infer.get("_enumerate_dim")
             if dim is not None:
-                # A site enumerated elsewhere (e.g. by the guide) and replayed here: keep its dim.
-                # The infer dict may be shared with the replayed trace, so copy it first.
-                infer = msg["infer"] = dict(infer)
+                # Enumerated elsewhere (e.g. by the guide): it keeps its dim.
                 self._occupy(msg["name"], dim, "_markov_scope" in infer)
             infer["_enum_labels"] = self._labels
             return
