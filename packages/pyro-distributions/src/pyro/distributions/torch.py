@@ -106,6 +106,28 @@ def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwarg
     return ScoreParts(*(sum_rightmost(p, n) for p in parts))
 
 
+def _gpd_log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+    # torch's version compares with a float32 CPU scalar, which fails for float64 and CUDA.
+    if self._validate_args:
+        self._validate_sample(value)
+    z = (value - self.loc) / self.scale
+    conc = self.concentration
+    is_zero = torch.isclose(conc, torch.zeros_like(conc))
+    safe = torch.where(is_zero, torch.ones_like(conc), conc)
+    nonzero = (1 / safe + 1) * torch.log1p(safe * z)
+    return -self.scale.log() - torch.where(is_zero, z, nonzero)
+
+
+def _gpd_log_survival_function(self: Any, value: torch.Tensor) -> torch.Tensor:
+    if self._validate_args:
+        self._validate_sample(value)
+    z = (value - self.loc) / self.scale
+    conc = self.concentration
+    is_zero = torch.isclose(conc, torch.zeros_like(conc))
+    safe = torch.where(is_zero, torch.ones_like(conc), conc)
+    return torch.where(is_zero, -z, -torch.log1p(safe * z) / safe)
+
+
 _NAMES = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
     "Dirichlet", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto", "Geometric",
@@ -118,6 +140,8 @@ _NAMES = [
 ]
 _EXTRA: Dict[str, Dict[str, Any]] = {
     "Independent": {"score_parts": _independent_score_parts},
+    "GeneralizedPareto": {"log_prob": _gpd_log_prob,
+                          "log_survival_function": _gpd_log_survival_function},
 }
 
 for _name in _NAMES:

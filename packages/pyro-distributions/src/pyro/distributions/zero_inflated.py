@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch.distributions import constraints
+from torch.distributions.utils import lazy_property
 
 from pyro.distributions.torch import NegativeBinomial, Poisson
 from pyro.distributions.torch_distribution import TorchDistribution
@@ -59,15 +60,25 @@ class ZeroInflatedDistribution(TorchDistribution):
     def support(self) -> Any:
         return self.base_dist.support
 
+    @lazy_property
+    def gate(self) -> torch.Tensor:
+        """The probability of an extra zero."""
+        return torch.sigmoid(self.gate_logits)
+
+    @lazy_property
+    def gate_logits(self) -> torch.Tensor:
+        """The logit of :attr:`gate`."""
+        return torch.logit(self.gate)
+
     def _log_gates(self) -> tuple:
-        if "gate" in self.__dict__:
-            gate = self.gate
-            return gate.log(), (-gate).log1p()
-        logits = self.gate_logits
-        return -F.softplus(-logits), -F.softplus(logits)
+        if "gate_logits" in self.__dict__:
+            logits = self.gate_logits
+            return -F.softplus(-logits), -F.softplus(logits)
+        gate = self.gate
+        return gate.log(), (-gate).log1p()
 
     def _gate(self) -> torch.Tensor:
-        return self.gate if "gate" in self.__dict__ else torch.sigmoid(self.gate_logits)
+        return self.gate
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         if self._validate_args:
