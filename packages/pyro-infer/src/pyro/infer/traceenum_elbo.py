@@ -74,6 +74,40 @@ def _is_subsample(site: Dict[str, Any]) -> bool:
     return type(site["fn"]).__name__ == "_Subsample"
 
 
+def _enumerated_categorical_log_probs(trace: Any) -> None:
+    """Fill in the log-densities of Categorical sites whose value is their enumerated support.
+
+    ``Categorical.log_prob`` of the support laid out along an enumeration dim is a gather that
+    only rearranges the normalised logits; doing the rearrangement directly (a view) skips
+    the gather and the support check. Other sites are left to ``compute_log_prob``.
+    """
+    for site in trace.nodes.values():
+        if site["type"] != "sample" or "log_prob" in site:
+            continue
+        infer = site["infer"]
+        dim = infer.get("_enumerate_dim")
+        if dim is None or infer.get("num_samples") or infer.get("expand"):
+            continue
+        fn = site["fn"]
+        if not isinstance(fn, torch.distributions.Categorical) or site["args"] or site["kwargs"]:
+            continue
+        logits = fn.logits
+        value = site["value"]
+        k = logits.shape[-1]
+        if value.dim() != -dim or value.shape[0] != k:
+            continue
+        batch = logits.shape[:-1]
+        if len(batch) < -dim:
+            logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
+        elif batch[dim] != 1:
+            continue
+        log_p = logits.transpose(dim - 1, -1).squeeze(-1)
+        site["unscaled_log_prob"] = log_p
+        log_p = scale_and_mask(log_p, site["scale"], site["mask"])
+        site["log_prob"] = log_p
+        site["log_prob_sum"] = log_p.sum()
+
+
 def _masked_unscaled(site: Dict[str, Any]) -> Any:
     log_p = site["unscaled_log_prob"]
     mask = site["mask"]
@@ -246,6 +280,8 @@ class TraceEnum_ELBO(ELBO):
                 check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
             prune_subsample_sites_(guide_trace)
             prune_subsample_sites_(model_trace)
+            _enumerated_categorical_log_probs(model_trace)
+            _enumerated_categorical_log_probs(guide_trace)
             model_trace.compute_log_prob()
             guide_trace.compute_log_prob()
             if validate:
