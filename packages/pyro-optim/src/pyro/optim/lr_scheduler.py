@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
-from pyro.optim.optim import OptimArgs, PyroOptim, _check_optimizer_state, _Group
+from pyro.optim.optim import OptimArgs, PyroOptim, _check_optimizer_state, _copy_tensors, _Group
 
 _COMPOSITE = ("SequentialLR", "ChainedScheduler")
 
@@ -96,6 +96,6 @@ class PyroLRScheduler(PyroOptim):
         self._check_entry(str(name), saved)
         super()._load_into(group, saved["optimizer"], name)
         try:
-            group.scheduler.load_state_dict(saved["scheduler"])
+            group.scheduler.load_state_dict(_copy_tensors(saved["scheduler"]))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"cannot restore the scheduler state of param '{name}': {e}") from e

@@ -68,6 +68,18 @@ def _check_plain(obj: Any, where: str) -> None:
     )
 
 
+def _copy_tensors(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _copy_tensors(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy_tensors(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(_copy_tensors(v) for v in obj)
+    return obj
+
+
 def _check_optimizer_state(entry: Any, name: str) -> None:
     if not isinstance(entry, dict) or set(entry) != {"state", "param_groups"}:
         raise ValueError(
@@ -325,6 +337,9 @@ class PyroOptim:
 
     def _load_into(self, group: _Group, saved: Dict[str, Any], name: Optional[str]) -> None:
         _check_optimizer_state(saved, str(name))
+        # torch keeps the given tensors where it can: copy them, so two optimizers loaded from
+        # one state (or from another optimizer's get_state()) never update each other's buffers
+        saved = _copy_tensors(saved)
         try:
             group.optimizer.load_state_dict(saved)
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
