@@ -360,7 +360,7 @@ class TraceEnum_ELBO(ELBO):
             the plates enclosing the site: a ``Categorical`` when the support is ``0..K-1``,
             otherwise an :class:`EnumeratedMarginal`.
         """
-        from pyro.infer.marginals import compute_site_marginals
+        from pyro.infer._enum_marginals import compute_site_marginals
 
         pairs = self._get_trace(model, guide, args, kwargs)
         if len(pairs) != 1:

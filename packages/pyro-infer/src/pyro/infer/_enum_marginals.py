@@ -1,0 +1,127 @@
+"""Posterior marginals of model-enumerated sites, by differentiating the log-normaliser.
+
+The derivative of ``log Z`` (the contracted model) with respect to a site's log-factor is the
+posterior probability of each joint value of the factor's variables; summing out all but the
+site's own variable leaves its marginal, per element of its plates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import torch
+
+import pyro.distributions as dist
+from pyro.infer.contract import Factor, contract, pack, sum_out
+from pyro.ops.score_parts import scale_and_mask
+
+
+class EnumeratedMarginal(torch.distributions.Distribution):
+    """A distribution over the finite set ``support`` (values along dim 0) with ``probs``.
+
+    Args:
+        support: tensor of shape ``(K,) + event_shape`` listing the values.
+        probs: tensor of shape ``batch_shape + (K,)``.
+    """
+
+    arg_constraints: Dict[str, Any] = {}
+    has_enumerate_support = True
+
+    def __init__(self, support: torch.Tensor, probs: torch.Tensor) -> None:
+        self.values = support
+        self.probs = probs
+        self._index = torch.distributions.Categorical(probs=probs, validate_args=False)
+        super().__init__(probs.shape[:-1], support.shape[1:], validate_args=False)
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+        return self.values[self._index.sample(sample_shape)]
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        event_dim = len(self.event_shape)
+        value = torch.as_tensor(value, dtype=self.values.dtype, device=self.values.device)
+        shape = value.shape[: value.dim() - event_dim]
+        flat = self.values.reshape((self.values.shape[0],) + (1,) * len(shape)
+                                   + self.values.shape[1:])
+        match = flat == value.unsqueeze(0)
+        if event_dim:
+            match = match.flatten(-event_dim).all(-1)
+        index = match.float().argmax(0)
+        return self._index.log_prob(index)
+
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
+        k = self.values.shape[0]
+        values = self.values.reshape((k,) + (1,) * len(self.batch_shape) + self.event_shape)
+        if expand:
+            values = values.expand((k,) + self.batch_shape + self.event_shape)
+        return values
+
+
+def compute_site_marginals(model_trace: Any, guide_trace: Any,
+                           max_plate_nesting: int) -> Dict[str, Any]:
+    """Return ``name -> marginal distribution`` for each site enumerated by the model."""
+    from pyro.infer.traceenum_elbo import _is_subsample, _site_info
+
+    for name, site in guide_trace.nodes.items():
+        if site["type"] == "sample" and "_enumerate_dim" in site["infer"]:
+            raise NotImplementedError(
+                f"compute_marginals: site '{name}' is enumerated in the guide; only sites the "
+                f"model enumerates have marginals here")
+    cache: Dict[Any, Any] = {}
+    label_ordinals: Dict[Any, Any] = {}
+    sum_labels = set()
+    rank: Dict[Any, int] = {}
+    terms = []
+    probes: Dict[str, Any] = {}
+    with torch.enable_grad():
+        for index, (name, site) in enumerate(model_trace.nodes.items()):
+            if site["type"] != "sample" or _is_subsample(site):
+                continue
+            info = _site_info(site, cache)
+            log_p = scale_and_mask(site["unscaled_log_prob"], 1.0, site["mask"])
+            factor = pack(torch.as_tensor(log_p).detach(), info.dim_labels, info.plate_sizes, name)
+            if "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes:
+                label_ordinals[name] = info.ordinal
+                sum_labels.add(name)
+                rank[name] = index
+                if name in factor.labels:
+                    probe = torch.zeros_like(factor.tensor, requires_grad=True)
+                    factor = Factor(factor.tensor + probe, factor.labels)
+                    probes[name] = (probe, factor.labels, info, site)
+            terms.append((info.ordinal, factor, site["scale"], name))
+        if not probes:
+            return {}
+        log_z: Any = 0.0
+        for factors in contract(terms, sum_labels, label_ordinals, rank).values():
+            for f in factors:
+                log_z = log_z + f.tensor.sum()
+        grads = torch.autograd.grad(log_z, [p[0] for p in probes.values()], allow_unused=True)
+    result: Dict[str, Any] = {}
+    for (name, (probe, labels, info, site)), grad in zip(probes.items(), grads):
+        if grad is None:
+            continue
+        keep = set(info.ordinal) | {name}
+        m = sum_out(Factor(grad, labels), [lab for lab in labels if lab not in keep], log=False)
+        # Lay the marginal out as batch_shape + (K,), plates at their dims.
+        frames = {frame.dim: frame for frame in site["cond_indep_stack"] if frame.dim is not None}
+        batch_labels = []
+        batch_shape = []
+        for d in range(-max_plate_nesting, 0):
+            frame = frames.get(d)
+            label = None if frame is None else info.dim_labels.get(d)
+            batch_labels.append(label if label in m.labels else None)
+            batch_shape.append(m.tensor.shape[m.labels.index(label)] if label in m.labels else 1)
+        order = [m.labels.index(lab) for lab in batch_labels if lab is not None]
+        order.append(m.labels.index(name))
+        probs = m.tensor.permute(order).reshape(batch_shape + [m.tensor.shape[m.labels.index(name)]])
+        probs = probs / probs.sum(-1, keepdim=True)
+        value = site["value"]
+        event_dim = len(getattr(site["fn"], "event_shape", ()))
+        event_shape = tuple(value.shape[value.dim() - event_dim:])
+        support = value.reshape((value.shape[0], -1) + event_shape)[:, 0]
+        k = support.shape[0]
+        if (not event_dim and not support.is_floating_point()
+                and torch.equal(support, torch.arange(k, device=support.device))):
+            result[name] = dist.Categorical(probs=probs)
+        else:
+            result[name] = EnumeratedMarginal(support, probs)
+    return result

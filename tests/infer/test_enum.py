@@ -1,0 +1,222 @@
+"""The enum handler, config_enumerate, markov dim recycling, contraction and posterior marginals."""
+
+import itertools
+
+import pytest
+import torch
+
+import pyro
+import pyro.distributions as dist
+from pyro import poutine
+from pyro.infer import TraceEnum_ELBO, config_enumerate
+from pyro.infer.contract import Factor, contract, plate_label
+from pyro.infer.enum_messenger import EnumMessenger
+
+
+# ----- the handler ---------------------------------------------------------------------------
+def test_enum_lays_support_left_of_plates():
+    def model():
+        a = pyro.sample("a", dist.Categorical(torch.ones(3) / 3), infer={"enumerate": "parallel"})
+        with pyro.plate("data", 4):
+            b = pyro.sample("b", dist.Bernoulli(torch.tensor([0.2, 0.4, 0.6])[a]),
+                            infer={"enumerate": "parallel"})
+            c = pyro.sample("c", dist.Normal(0.0, 1.0))
+        return a, b, c
+
+    tr = poutine.trace(poutine.enum(model, first_available_dim=-2)).get_trace()
+    a, b = tr.nodes["a"]["value"], tr.nodes["b"]["value"]
+    assert a.shape == (3, 1) and torch.equal(a.reshape(-1), torch.arange(3))
+    assert b.shape == (2, 1, 1) and torch.equal(b.reshape(-1), torch.tensor([0.0, 1.0]))
+    assert tr.nodes["a"]["infer"]["_enumerate_dim"] == -2
+    assert tr.nodes["b"]["infer"]["_enumerate_dim"] == -3
+    assert tr.nodes["c"]["value"].shape == (4,)
+    assert tr.nodes["b"]["infer"]["_enum_labels"] == {-2: "a", -3: "b"}
+    # b's log-density varies along both enumeration dims and the plate
+    tr.compute_log_prob()
+    assert tr.nodes["b"]["log_prob"].shape == (2, 3, 4)
+
+
+def test_enum_expand_and_num_samples():
+    def model():
+        with pyro.plate("data", 4):
+            pyro.sample("e", dist.Categorical(torch.ones(3) / 3),
+                        infer={"enumerate": "parallel", "expand": True})
+            pyro.sample("n", dist.Normal(0.0, 1.0),
+                        infer={"enumerate": "parallel", "num_samples": 5})
+
+    tr = poutine.trace(poutine.enum(model, first_available_dim=-2)).get_trace()
+    assert tr.nodes["e"]["value"].shape == (3, 4)
+    assert tr.nodes["n"]["value"].shape == (5, 1, 4)
+
+
+def test_enum_is_registered_in_poutine_and_is_a_context():
+    assert poutine.enum is not None and poutine.config_enumerate is config_enumerate
+    with poutine.trace() as tracer, poutine.enum(first_available_dim=-1):
+        pyro.sample("z", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+    assert tracer.trace.nodes["z"]["value"].shape == (2,)
+    assert isinstance(poutine.enum(first_available_dim=-1), EnumMessenger)
+
+
+def test_enum_needs_first_available_dim_and_a_finite_support():
+    def model():
+        pyro.sample("z", dist.Bernoulli(0.3), infer={"enumerate": "parallel"})
+
+    with pytest.raises(ValueError, match="max_plate_nesting"):
+        poutine.trace(poutine.enum(model)).get_trace()
+
+    def continuous():
+        pyro.sample("z", dist.Normal(0.0, 1.0), infer={"enumerate": "parallel"})
+
+    with pytest.raises(ValueError, match="no finite support"):
+        poutine.trace(poutine.enum(continuous, first_available_dim=-1)).get_trace()
+    with pytest.raises(ValueError, match="first_available_dim"):
+        poutine.enum(first_available_dim=0)
+
+
+# ----- config_enumerate ----------------------------------------------------------------------
+def test_config_enumerate_marks_discrete_latent_sites_only():
+    def model():
+        pyro.sample("d", dist.Categorical(torch.ones(2) / 2))
+        pyro.sample("k", dist.Bernoulli(0.5), infer={"enumerate": "sequential"})
+        pyro.sample("c", dist.Normal(0.0, 1.0))
+        pyro.sample("o", dist.Bernoulli(0.5), obs=torch.tensor(1.0))
+
+    tr = poutine.trace(config_enumerate(model)).get_trace()
+    assert tr.nodes["d"]["infer"] == {"enumerate": "parallel", "expand": False}
+    assert tr.nodes["k"]["infer"]["enumerate"] == "sequential"  # a site's own choice wins
+    assert "enumerate" not in tr.nodes["c"]["infer"]
+    assert "enumerate" not in tr.nodes["o"]["infer"]
+
+    tr = poutine.trace(config_enumerate(default="sequential", expand=True)(model)).get_trace()
+    assert tr.nodes["d"]["infer"] == {"enumerate": "sequential", "expand": True}
+    tr = poutine.trace(config_enumerate(model, num_samples=7)).get_trace()
+    assert tr.nodes["c"]["infer"]["num_samples"] == 7
+
+
+def test_config_enumerate_rejects_bad_options():
+    with pytest.raises(ValueError, match="default"):
+        config_enumerate(lambda: None, default="bogus")
+    with pytest.raises(ValueError, match="expand"):
+        config_enumerate(lambda: None, expand="yes")
+    with pytest.raises(ValueError, match="num_samples"):
+        config_enumerate(lambda: None, default="sequential", num_samples=3)
+
+
+# ----- markov dim recycling ------------------------------------------------------------------
+@pytest.mark.parametrize("history", [1, 2, 3])
+def test_markov_history_bounds_the_number_of_dims(history):
+    @config_enumerate
+    def model():
+        xs = []
+        for t in pyro.markov(range(10), history=history):
+            probs = torch.ones(2) / 2 if not xs else torch.tensor([[0.9, 0.1], [0.1, 0.9]])[xs[-1]]
+            xs.append(pyro.sample(f"x_{t}", dist.Categorical(probs)))
+
+    tr = poutine.trace(poutine.enum(model, first_available_dim=-1)).get_trace()
+    dims = [tr.nodes[f"x_{t}"]["infer"]["_enumerate_dim"] for t in range(10)]
+    assert len(set(dims)) == history + 1
+    # sites within the window never share a dim
+    for t in range(10):
+        window = dims[max(0, t - history): t + 1]
+        assert len(set(window)) == len(window)
+
+
+def test_markov_keeps_global_dims_reserved():
+    @config_enumerate
+    def model():
+        g = pyro.sample("g", dist.Categorical(torch.ones(3) / 3))
+        x = None
+        for t in pyro.markov(range(4)):
+            probs = torch.ones(2) / 2 if x is None else torch.tensor([[0.9, 0.1], [0.1, 0.9]])[x]
+            x = pyro.sample(f"x_{t}", dist.Categorical(probs))
+        return g
+
+    tr = poutine.trace(poutine.enum(model, first_available_dim=-1)).get_trace()
+    g_dim = tr.nodes["g"]["infer"]["_enumerate_dim"]
+    x_dims = {tr.nodes[f"x_{t}"]["infer"]["_enumerate_dim"] for t in range(4)}
+    assert g_dim not in x_dims and len(x_dims) == 2
+
+
+def test_markov_without_enumeration_changes_nothing():
+    def model():
+        for t in pyro.markov(range(3)):
+            pyro.sample(f"x_{t}", dist.Normal(0.0, 1.0))
+
+    pyro.set_rng_seed(5)
+    a = poutine.trace(model).get_trace()
+    pyro.set_rng_seed(5)
+    b = poutine.trace(lambda: [pyro.sample(f"x_{t}", dist.Normal(0.0, 1.0)) for t in range(3)]).get_trace()
+    for t in range(3):
+        assert torch.equal(a.nodes[f"x_{t}"]["value"], b.nodes[f"x_{t}"]["value"])
+
+
+# ----- contraction ---------------------------------------------------------------------------
+def test_contract_plated_tree_against_explicit_sum():
+    torch.manual_seed(0)
+    # z (global, 2 values) -> y_i (plate of 3, 4 values) ; plus a factor on z alone
+    fz = torch.randn(2)
+    fzy = torch.randn(3, 2, 4)  # labels: plate, z, y
+    p = plate_label("p")
+    terms = [
+        (frozenset(), Factor(fz, ("z",)), 1.0, "z"),
+        (frozenset([p]), Factor(fzy, (p, "z", "y")), 1.0, "y"),
+    ]
+    out = contract(terms, {"z", "y"}, {"z": frozenset(), "y": frozenset([p])})
+    (factor,) = out[frozenset()]
+    expected = torch.logsumexp(fz + torch.logsumexp(fzy, -1).sum(0), 0)
+    assert factor.labels == () and torch.allclose(factor.tensor, expected)
+
+
+def test_contract_rejects_mismatched_scales():
+    terms = [
+        (frozenset(), Factor(torch.zeros(2), ("z",)), 1.0, "a"),
+        (frozenset(), Factor(torch.zeros(2), ("z",)), 2.0, "b"),
+    ]
+    with pytest.raises(ValueError, match="different scales"):
+        contract(terms, {"z"}, {"z": frozenset()})
+
+
+# ----- posterior marginals -------------------------------------------------------------------
+def test_compute_marginals_of_hmm_match_brute_force():
+    init = torch.tensor([0.5, 0.3, 0.2])
+    trans = torch.tensor([[0.8, 0.1, 0.1], [0.2, 0.6, 0.2], [0.25, 0.25, 0.5]])
+    locs = torch.tensor([-1.0, 0.5, 2.0])
+    obs = torch.tensor([0.3, -1.0, 2.5, 1.0])
+
+    @config_enumerate
+    def model():
+        x = None
+        for t in pyro.markov(range(4)):
+            x = pyro.sample(f"x_{t}", dist.Categorical(init if x is None else trans[x]))
+            pyro.sample(f"y_{t}", dist.Normal(locs[x], 1.0), obs=obs[t])
+
+    marginals = TraceEnum_ELBO(max_plate_nesting=0).compute_marginals(model, lambda: None)
+    joint = torch.zeros(3, 3, 3, 3)
+    for xs in itertools.product(range(3), repeat=4):
+        lp = init[xs[0]].log() + sum(trans[xs[t - 1], xs[t]].log() for t in range(1, 4))
+        lp = lp + sum(dist.Normal(locs[xs[t]], 1.0).log_prob(obs[t]) for t in range(4))
+        joint[xs] = lp.exp()
+    joint = joint / joint.sum()
+    for t in range(4):
+        others = tuple(i for i in range(4) if i != t)
+        assert torch.allclose(marginals[f"x_{t}"].probs, joint.sum(others), atol=1e-5)
+
+
+def test_compute_marginals_in_a_plate_and_for_bernoulli():
+    obs = torch.tensor([-1.0, 0.2, 1.5])
+
+    @config_enumerate
+    def model():
+        with pyro.plate("data", 3):
+            b = pyro.sample("b", dist.Bernoulli(0.3))
+            pyro.sample("x", dist.Normal(2.0 * b, 1.0), obs=obs)
+
+    marginals = TraceEnum_ELBO(max_plate_nesting=1).compute_marginals(model, lambda: None)
+    m = marginals["b"]
+    lp = torch.stack([torch.tensor(0.7).log() + dist.Normal(0.0, 1.0).log_prob(obs),
+                      torch.tensor(0.3).log() + dist.Normal(2.0, 1.0).log_prob(obs)], -1)
+    expected = lp.softmax(-1)
+    assert m.batch_shape == (3,)
+    assert torch.allclose(m.probs, expected, atol=1e-6)
+    assert torch.allclose(m.log_prob(torch.ones(3)), expected[:, 1].log(), atol=1e-6)
+    assert set(m.sample((10,)).unique().tolist()) <= {0.0, 1.0}
