@@ -1,0 +1,1 @@
+"""A package whose pyro plugin module is broken on purpose."""
