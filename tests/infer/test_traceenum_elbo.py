@@ -453,3 +453,16 @@ def test_svi_step_with_traceenum_elbo():
     losses = [svi.step() for _ in range(200)]
     assert losses[-1] < losses[0]
     assert torch.allclose(pyro.param("locs").detach(), torch.tensor([-2.1, 2.0]), atol=0.1)
+
+
+def test_enum_discrete_attribute_enumerates_unmarked_guide_sites():
+    model, log_joint = _discrete_model()
+    q = torch.tensor([0.25, 0.75])
+
+    def guide():
+        pyro.sample("z", dist.Categorical(q))
+
+    elbo = TraceEnum_ELBO(max_plate_nesting=1)
+    elbo.enum_discrete = True
+    expected = -sum(q[z] * (log_joint(z) - q[z].log()) for z in range(2))
+    assert elbo.loss(model, guide) == pytest.approx(expected.item(), rel=1e-6)

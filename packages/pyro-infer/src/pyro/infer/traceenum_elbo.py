@@ -21,7 +21,7 @@ from pyro.infer.util import (
     torch_item,
 )
 from pyro.ops.score_parts import scale_and_mask
-from pyro.poutine.handlers import replay, trace
+from pyro.poutine.handlers import infer_config, replay, trace
 from pyro.util import warn_if_nan
 
 __all__ = ["TraceEnum_ELBO"]
@@ -258,6 +258,11 @@ class TraceEnum_ELBO(ELBO):
     run when left ``inf``. See :class:`~pyro.infer.ELBO` for the other arguments.
     """
 
+    #: When true (the seed's ``ELBO(enum_discrete=True)``), every discrete latent site of the
+    #: guide that sets no strategy itself is enumerated: sequentially outside vectorized plates,
+    #: in parallel inside them.
+    enum_discrete: bool = False
+
     # ----- traces ---------------------------------------------------------------------------
     def _get_trace(self, model: Callable, guide: Callable, args: tuple,
                    kwargs: dict) -> List[Tuple[Any, Any]]:
@@ -266,6 +271,8 @@ class TraceEnum_ELBO(ELBO):
         One pair per joint value of the guide's sequentially enumerated sites (a single pair
         when there are none); log-densities are computed.
         """
+        if self.enum_discrete:
+            guide = infer_config(guide, config_fn=_enum_discrete_config)
         if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
         first_dim = -1 - int(self.max_plate_nesting)
@@ -368,6 +375,14 @@ class TraceEnum_ELBO(ELBO):
                 "compute_marginals does not support sequentially enumerated guide sites")
         model_trace, guide_trace = pairs[0]
         return compute_site_marginals(model_trace, guide_trace, int(self.max_plate_nesting))
+
+
+def _enum_discrete_config(msg: Dict[str, Any]) -> Dict[str, Any]:
+    if (msg["type"] != "sample" or msg["is_observed"] or "enumerate" in msg["infer"]
+            or _is_subsample(msg) or not getattr(msg["fn"], "has_enumerate_support", False)):
+        return {}
+    plated = any(frame.dim is not None for frame in msg["cond_indep_stack"])
+    return {"enumerate": "parallel" if plated else "sequential"}
 
 
 def _has_enumeration(tr: Any) -> bool:
