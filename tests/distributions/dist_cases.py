@@ -245,7 +245,7 @@ CASES = [
     Case("MultivariateNormal", lambda loc, cov: dist.MultivariateNormal(loc, cov),
          {"loc": t([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]]), "cov": _COV},
          lambda x, loc, cov: _mvn_ref(x, loc, cov), pathwise=True),
-    Case("MultivariateNormal_tril", lambda loc, L: dist.MultivariateNormal(loc, scale_tril=L),
+    Case("MultivariateNormal_tril", lambda loc, L: dist.MultivariateNormal(loc, scale_tril=L.tril()),
          {"loc": t([0.0, 1.0, 2.0]), "L": torch.linalg.cholesky(_COV)},
          lambda x, loc, L: _mvn_ref(x, loc, L @ L.T), pathwise=True),
     Case("NegativeBinomial", lambda n, probs: dist.NegativeBinomial(n, probs),
