@@ -466,3 +466,15 @@ def test_enum_discrete_attribute_enumerates_unmarked_guide_sites():
     elbo.enum_discrete = True
     expected = -sum(q[z] * (log_joint(z) - q[z].log()) for z in range(2))
     assert elbo.loss(model, guide) == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_num_samples_enumeration_is_a_monte_carlo_average():
+    obs = torch.tensor(0.7)
+
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0), infer={"enumerate": "parallel", "num_samples": 20000})
+        pyro.sample("y", dist.Normal(x, 1.0), obs=obs)
+
+    loss = TraceEnum_ELBO(max_plate_nesting=0).loss(model, lambda: None)
+    # p(y) = Normal(0, sqrt(2)); the estimate of log p(y) is consistent
+    assert loss == pytest.approx(-dist.Normal(0.0, 2.0 ** 0.5).log_prob(obs).item(), abs=0.02)

@@ -108,6 +108,11 @@ def _enumerated_categorical_log_probs(trace: Any) -> None:
         site["log_prob_sum"] = log_p.sum()
 
 
+def _sampled_enum_weight(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Log-weight of one of ``num_samples`` draws: ``-log n`` in value, ``log p`` in gradient."""
+    return log_p - log_p.detach() - math.log(num_samples)
+
+
 def _masked_unscaled(site: Dict[str, Any]) -> Any:
     log_p = site["unscaled_log_prob"]
     mask = site["mask"]
@@ -159,8 +164,10 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
             Factor(-cost.tensor, cost.labels))
         if "_enumerate_dim" in infer:
             label_ordinals[name] = info.ordinal
-            q_factors[name] = pack(site["unscaled_log_prob"], info.dim_labels,
-                                   info.plate_sizes, name)
+            log_q = site["unscaled_log_prob"]
+            if infer.get("num_samples"):
+                log_q = _sampled_enum_weight(log_q, infer["num_samples"])
+            q_factors[name] = pack(log_q, info.dim_labels, info.plate_sizes, name)
         elif infer.get("enumerate") == "sequential":
             if info.ordinal:
                 raise ValueError(
@@ -197,7 +204,11 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
                 f"enumerate model sites in parallel"
             )
         if sum_labels:
-            factor = pack(_masked_unscaled(site), info.dim_labels, info.plate_sizes, name)
+            log_p = _masked_unscaled(site)
+            if name in sum_labels and infer.get("num_samples"):
+                # Draws from the site's own distribution: each weighs 1/n in the sum.
+                log_p = _sampled_enum_weight(log_p, infer["num_samples"])
+            factor = pack(log_p, info.dim_labels, info.plate_sizes, name)
             terms.append((info.ordinal, factor, site["scale"], name))
         else:
             # Nothing to sum out so far: the scaled log-density is already what we need.
