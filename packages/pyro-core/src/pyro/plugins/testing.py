@@ -202,6 +202,8 @@ def check_handler(handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Non
     wrapped = handler(body, *args, **kwargs)
     if not callable(wrapped) or wrapped() is not marker:
         _fail(what, "handler(fn, ...)() must run fn and return its value")
+    if len(_PYRO_STACK) != depth:
+        _fail(what, "handler(fn, ...)() left frames on the handler stack")
     msngr = handler(None, *args, **kwargs)
     with msngr:
         if len(_PYRO_STACK) != depth + 1:
