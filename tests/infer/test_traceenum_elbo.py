@@ -478,3 +478,13 @@ def test_num_samples_enumeration_is_a_monte_carlo_average():
     loss = TraceEnum_ELBO(max_plate_nesting=0).loss(model, lambda: None)
     # p(y) = Normal(0, sqrt(2)); the estimate of log p(y) is consistent
     assert loss == pytest.approx(-dist.Normal(0.0, 2.0 ** 0.5).log_prob(obs).item(), abs=0.02)
+
+
+@pytest.mark.cuda
+def test_mixture_on_cuda_matches_cpu():
+    data, locs, weights = _mixture_setup()
+    expected = TraceEnum_ELBO(max_plate_nesting=1).loss(_mixture_model(data, locs, weights), lambda: None)
+    cuda = [t.detach().cuda() for t in (data, locs, weights)]
+    loss = TraceEnum_ELBO(max_plate_nesting=1).differentiable_loss(_mixture_model(*cuda), lambda: None)
+    assert loss.device.type == "cuda"
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
