@@ -262,6 +262,7 @@ class PyroOptim:
         self._groups: List[_Group] = []
         self._group_of: Dict[int, _Group] = {}
         self._names: Dict[int, Optional[str]] = {}
+        self._by_name: Dict[str, int] = {}
         self._state_waiting_to_be_consumed: Dict[str, Dict[str, Any]] = {}
 
     # ----- stepping -------------------------------------------------------------------------
@@ -321,6 +322,8 @@ class PyroOptim:
             self._groups.append(group)
         self._group_of[id(p)] = group
         self._names[id(p)] = name
+        if name is not None:
+            self._by_name[name] = id(p)
 
     def _new_group(self, p: torch.Tensor, name: Optional[str], saved: Optional[Dict[str, Any]]) -> _Group:
         optim_args = self._get_optim_args(p, name)
@@ -346,20 +349,20 @@ class PyroOptim:
             raise ValueError(f"cannot restore the optimizer state of param '{name}': {e}") from e
 
     def _forget_stale(self, name: str, p: torch.Tensor) -> None:
-        """Drop tensors that were once stored as ``name`` but have been replaced in the store."""
-        store = pyro.get_param_store()
-        for pid, old_name in list(self._names.items()):
-            if old_name != name:
-                continue
-            group = self._group_of[pid]
-            old = next(q for q in group.params if id(q) == pid)
-            if old is p or store.param_name(old) is not None:
-                continue
+        """Drop the tensor that was once stored as ``name`` if the store has replaced it."""
+        old_id = self._by_name.get(name)
+        if old_id is None or old_id == id(p):
+            return
+        group = self._group_of[old_id]
+        old = next(q for q in group.params if id(q) == old_id)
+        if pyro.get_param_store().param_name(old) is None:
             self._remove_param(old)
 
     def _remove_param(self, p: torch.Tensor) -> None:
         group = self._group_of.pop(id(p))
-        self._names.pop(id(p), None)
+        name = self._names.pop(id(p), None)
+        if name is not None and self._by_name.get(name) == id(p):
+            del self._by_name[name]
         group.remove(p)
         if not group.params:
             self._groups = [g for g in self._groups if g is not group]
