@@ -226,12 +226,13 @@ class Marginals:
 
 def _empirical_base() -> type:
     """The project's ``pyro.distributions.Empirical`` when installed, else a local one."""
+    # Imported by module path, not through the plugin registry, so that importing pyro.infer
+    # triggers no plugin discovery.
     try:
-        import pyro.distributions as dist
-
-        return dist.Empirical
-    except (ImportError, AttributeError):
+        from pyro.distributions.empirical import Empirical
+    except ImportError:
         return _WeightedSamples
+    return Empirical
 
 
 class _WeightedSamples(torch.distributions.Distribution):
