@@ -60,8 +60,9 @@ def worker(rank, world_size, port, out_dir):
 
     1. MAP training with a parameter that first appears mid-training;
     2. a parameter whose initial value differs between ranks;
-    3. ranks that disagree on the parameters of a step;
-    4. rank 1 dies; rank 0's next step must fail with a clear error, not hang.
+    3. a scheduler metric averaged across ranks;
+    4. ranks that disagree on the parameters of a step;
+    5. rank 1 dies; rank 0's next step must fail with a clear error, not hang.
     """
     result = {}
     try:
@@ -79,6 +80,15 @@ def worker(rank, world_size, port, out_dir):
         gathered = [torch.empty(3) for _ in range(world_size)]
         dist.all_gather(gathered, pyro.param("noisy").detach().clone())
         result["noisy"] = torch.stack(gathered)
+
+        plateau = pyro.optim.DistributedOptimizer(pyro.optim.ReduceLROnPlateau(
+            {"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}}))
+        w = pyro.param("plateau_w", torch.zeros(1))
+        w.sum().backward()
+        plateau([w.unconstrained()])
+        plateau.step(2.0 * rank)  # the metric is averaged across ranks: 1.0 everywhere
+        (scheduler,) = set(plateau.optim_objs.values())
+        result["plateau_best"] = scheduler.best
 
         extra = [pyro.param("only_on_rank1", torch.zeros(2))] if rank == 1 else []
         params = [pyro.param("loc")] + extra

@@ -64,6 +64,11 @@ def test_new_params_are_copied_from_rank_0(two_ranks):
     assert torch.equal(noisy[0], noisy[1])
 
 
+def test_scheduler_metric_is_averaged_across_ranks(two_ranks):
+    results, _ = two_ranks
+    assert [r["plateau_best"] for r in results] == [1.0, 1.0]
+
+
 def test_ranks_that_disagree_on_params_fail_together(two_ranks):
     results, _ = two_ranks
     for result in results:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import torch
 import torch.distributed as dist
@@ -165,7 +165,7 @@ class DistributedOptimizer:
         return (
             f"DistributedOptimizer: ranks disagree on the parameters of step {self._step} "
             f"(name[shape]:dtype): " + "; ".join(lines) + ". Every rank must run the same model and "
-            f"guide, so that the same parameters appear at the same step."
+            "guide, so that the same parameters appear at the same step."
         )
 
     def _buckets(self, tensors: List[torch.Tensor]) -> List[List[int]]:
@@ -205,8 +205,8 @@ class DistributedOptimizer:
             flats = []
             for k, bucket in enumerate(buckets):
                 members = [params[i] for i in bucket]
-                pieces = [p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel(), dtype=p.dtype, device=p.device)
-                          for p in members]
+                pieces = [p.grad.reshape(-1) if p.grad is not None
+                          else torch.zeros(p.numel(), dtype=p.dtype, device=p.device) for p in members]
                 if k == 0:
                     # one has-a-gradient flag per parameter rides along with the first bucket
                     first = members[0]
