@@ -138,3 +138,17 @@ def test_scheduler_needs_optimizer_and_optim_args():
     with pytest.raises(ValueError, match="schedulers"):
         pyro.optim.SequentialLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1},
                                  "schedulers": [lr.ConstantLR], "milestones": [1]})
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULER_SETTINGS))
+def test_params_of_one_step_share_one_optimizer_and_schedule(name):
+    scheduler = getattr(pyro.optim, name)({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1},
+                                           **SCHEDULER_SETTINGS[name]})
+    a, b = pyro.param("a", torch.zeros(2)), pyro.param("b", torch.zeros(3))
+    (a.sum() + 2 * b.sum()).backward()
+    scheduler([a.unconstrained(), b.unconstrained()])
+    objs = scheduler.optim_objs
+    assert objs[a.unconstrained()] is objs[b.unconstrained()]
+    lr = objs[a.unconstrained()].optimizer.param_groups[0]["lr"]
+    assert torch.equal(pyro.param("a").detach(), torch.full((2,), -lr))
+    assert torch.equal(pyro.param("b").detach(), torch.full((3,), -2 * lr))
