@@ -362,82 +362,8 @@ def get_importance_trace(graph_type: str, max_plate_nesting: float, model: Any, 
 
 
 # ----- JIT compilation ------------------------------------------------------------------------
-class _CompiledLoss:
-    """``fn(*tensors, **kwargs)`` compiled with :func:`torch.jit.trace`, params as inputs.
-
-    Used where ``pyro.ops.jit`` is not available. The first call per keyword set and argument
-    shapes runs ``fn`` once to find the params it reads, then traces a function of
-    ``(*unconstrained params, *args)``; later calls emit the params as ordinary param sites (so
-    outer handlers, e.g. SVI's, see them) and run the compiled graph.
-    """
-
-    def __init__(self, fn: Any, ignore_warnings: bool = False, jit_options: Optional[dict] = None) -> None:
-        self.fn = fn
-        self.ignore_warnings = ignore_warnings
-        self.jit_options = {"check_trace": False, **(jit_options or {})}
-        self._compiled: Dict[Any, Tuple[Tuple[str, ...], Any]] = {}
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        import pyro
-        from pyro import poutine
-        from pyro.util import ignore_jit_warnings
-
-        for a in args:
-            if not isinstance(a, torch.Tensor):
-                raise ValueError(f"JIT-compiled losses take tensor arguments only, got {type(a).__name__}")
-        key = (tuple((a.shape, a.dtype, a.device) for a in args), _hashable(kwargs))
-        entry = self._compiled.get(key)
-        if entry is None:
-            with poutine.block(), poutine.trace(param_only=True) as capture:
-                self.fn(*args, **kwargs)
-            names = tuple(capture.trace.param_nodes)
-            fn = self.fn
-            n = len(names)
-
-            def compiled(*params_and_args: Any) -> Any:
-                return fn(*params_and_args[n:], **kwargs)
-
-            inputs = tuple(pyro.param(name).unconstrained() for name in names) + args
-            with warnings.catch_warnings():
-                if self.ignore_warnings:
-                    warnings.simplefilter("ignore")
-                with poutine.block(), ignore_jit_warnings() if self.ignore_warnings else _nullcontext():
-                    traced = torch.jit.trace(compiled, inputs, **self.jit_options)
-            entry = self._compiled[key] = (names, traced)
-        names, traced = entry
-        params = tuple(pyro.param(name).unconstrained() for name in names)
-        with warnings.catch_warnings():
-            if self.ignore_warnings:
-                warnings.simplefilter("ignore")
-            return traced(*(params + args))
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: Any) -> None:
-        return None
-
-
-def _hashable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in x.items()))
-    if isinstance(x, (list, tuple)):
-        return tuple(_hashable(v) for v in x)
-    if isinstance(x, torch.Tensor):
-        return id(x)
-    try:
-        hash(x)
-    except TypeError:
-        return id(x)
-    return x
-
-
 def jit_compile(fn: Any, ignore_warnings: bool = False, jit_options: Optional[dict] = None) -> Any:
-    """Compile a loss function of tensors with ``pyro.ops.jit.trace`` (or a local fallback)."""
-    try:
-        from pyro.ops.jit import trace as jit_trace
-    except ImportError:
-        return _CompiledLoss(fn, ignore_warnings, jit_options)
+    """Compile a loss function of tensors with :func:`pyro.ops.jit.trace` (params as inputs)."""
+    from pyro.ops.jit import trace as jit_trace
+
     return jit_trace(fn, ignore_warnings=ignore_warnings, jit_options=jit_options)
