@@ -290,7 +290,7 @@ CASES = [
          {"scale": t([1.0, 2.0]), "c": t([1.5, 3.0])},
          lambda x, scale, c: st.weibull_min.logpdf(x, c, scale=scale), pathwise=True),
     Case("Wishart", lambda df, cov: dist.Wishart(df, cov),
-         {"df": t([4.0, 6.0]), "cov": _COV},
+         {"df": t([6.0, 8.0]), "cov": _COV},
          lambda x, df, cov: _wishart_ref(x, df, cov), grad=False),
     # ----- Pyro's own -----------------------------------------------------------------------
     Case("Delta", lambda v, ld: dist.Delta(v, ld), {"v": t([1.0, 2.0, 3.0]), "ld": t([0.5, -1.0, 0.0])},
