@@ -45,7 +45,7 @@ DEFAULT_PYRO_PYTHON = os.environ.get(
 class Worker:
     """A worker subprocess for one backend, spoken to in JSON lines."""
 
-    def __init__(self, backend: str, python: str, threads: Optional[int]) -> None:
+    def __init__(self, backend: str, python: str, threads: Optional[int], clock: str) -> None:
         self.backend = backend
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"bench-{backend}-", suffix=".log",
                                                delete=False)
@@ -55,7 +55,7 @@ class Worker:
             [python, os.path.join(HERE, "worker.py")], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1, env=env, cwd=HERE,
         )
-        self.info = self.ask({"op": "hello", "threads": threads})
+        self.info = self.ask({"op": "hello", "threads": threads, "clock": clock})
 
     def ask(self, request: dict) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")
@@ -171,6 +171,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.05,
                         help="seconds one timing lasts at least (autoranged; default 0.05)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads in every worker")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: perf_counter (default); cpu: process CPU time, steadier on a "
+                             "busy machine (use with --threads 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
 
@@ -197,7 +200,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"warning: no Python at {pythons[b]} for {b}; see benchmarks/README.md "
                       f"(skipping that backend)", file=sys.stderr)
                 continue
-            workers[b] = Worker(b, pythons[b], args.threads)
+            workers[b] = Worker(b, pythons[b], args.threads, args.clock)
         for b, w in workers.items():
             print(f"# {b}: python {w.info['python']}, torch {w.info['torch']} "
                   f"({w.info['threads']} threads), pyro {w.info['pyro']}", file=sys.stderr)
@@ -213,8 +216,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             w.close()
 
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    threads = sorted({w.info["threads"] for w in workers.values()})
     print(f"\n{stamp}, {platform.machine()} {platform.system()}, {os.cpu_count()} CPUs; "
-          f"median µs per call over {args.rounds} rounds x {args.repeat} timings\n")
+          f"median µs per call ({args.clock} clock, torch threads {threads}) "
+          f"over {args.rounds} rounds x {args.repeat} timings\n")
     print(table(rows, backends, cases))
     if args.json:
         payload = {

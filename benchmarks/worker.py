@@ -3,7 +3,8 @@
 ``run.py`` starts one worker per backend, with that backend's Python, and talks to it over
 stdin/stdout in JSON lines, so import cost never enters a measurement. Requests:
 
-    {"op": "hello", "threads": N | null}      -> versions of python, torch and pyro
+    {"op": "hello", "threads": N | null, "clock": "wall" | "cpu"}
+                                              -> versions of python, torch and pyro
     {"op": "setup", "case": NAME, "impl": "pyro" | "torch", "min_time": S}
                                               -> {"number": n} calls per timing (autoranged),
                                                  or {"na": reason} / {"error": text}
@@ -34,16 +35,21 @@ def _missing(exc: ImportError) -> str:
     return exc.name or text
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = time.perf_counter
+
+
 def _time(fn, number: int) -> float:
     """Seconds per call over ``number`` calls, garbage collection off (as timeit does)."""
     gc.collect()
     enabled = gc.isenabled()
     gc.disable()
+    clock = _clock
     try:
-        start = time.perf_counter()
+        start = clock()
         for _ in range(number):
             fn()
-        return (time.perf_counter() - start) / number
+        return (clock() - start) / number
     finally:
         if enabled:
             gc.enable()
@@ -81,6 +87,8 @@ def main() -> None:
         if op == "hello":
             import torch
 
+            global _clock
+            _clock = CLOCKS[req.get("clock", "wall")]
             if req.get("threads"):
                 torch.set_num_threads(int(req["threads"]))
             info = {"python": sys.version.split()[0], "torch": torch.__version__,

@@ -121,7 +121,7 @@ def _regression_model(subsample_size=None):
         b = pyro.sample("b", dist.Normal(0.0, 10.0))
         sigma = pyro.sample("sigma", dist.LogNormal(0.0, 1.0))
         with pyro.plate("data", len(x), subsample_size=subsample_size) as idx:
-            loc = (x[idx] * w).sum(-1) + b  # broadcasts over a leading sample dim, too
+            loc = (x[idx] * w.unsqueeze(-2)).sum(-1) + b  # w may carry a leading sample dim
             pyro.sample("obs", dist.Normal(loc, sigma), obs=None if y is None else y[idx])
 
     return model
@@ -377,7 +377,7 @@ def importance_vec_1000():
         pyro.sample("z", dist.Normal(0.0, 1.0))
 
     return lambda: vectorized_importance_weights(
-        model, guide, data, num_samples=NUM_SAMPLES, max_plate_nesting=1, normalized=True
+        model, guide, data, num_samples=NUM_SAMPLES, max_plate_nesting=1
     )
 
 
