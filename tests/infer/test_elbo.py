@@ -190,7 +190,7 @@ def sf_model(y):
 def sf_guide(y):
     m = pyro.param("m", torch.tensor(0.2))
     p = pyro.param("p", torch.tensor([0.3, 0.6, 0.5]), constraint=constraints.unit_interval)
-    z = pyro.sample("z", dist.Normal(m, 1.0))
+    pyro.sample("z", dist.Normal(m, 1.0))
     with pyro.plate("items", len(y)):
         pyro.sample("b", dist.Bernoulli(p))
 
