@@ -72,7 +72,7 @@ def _make_expand(torch_cls: type, name: str) -> Any:
             if _instance is None:
                 _instance = type(self).__new__(type(self))
             try:
-                return torch_expand(self, batch_shape, _instance)
+                expanded = torch_expand(self, batch_shape, _instance)
             except NotImplementedError:
                 return ExpandedDistribution(self, batch_shape)
             except RuntimeError as e:
@@ -80,10 +80,42 @@ def _make_expand(torch_cls: type, name: str) -> Any:
                     f"{name}: cannot expand batch_shape {tuple(self.batch_shape)} to "
                     f"{tuple(batch_shape)}: {e}"
                 ) from e
+            if expanded.batch_shape != self.batch_shape:
+                # Remember the small parameters: log_prob broadcasts them against the value
+                # instead of computing e.g. log(scale) once per element of a plate.
+                expanded._unexpanded = self.__dict__.get("_unexpanded", self)
+            return expanded
 
     expand.__doc__ = "Return this distribution broadcast to ``batch_shape``."
     expand.__qualname__ = f"{name}.expand"
     return expand
+
+
+def _make_log_prob(torch_cls: type) -> Any:
+    torch_log_prob = torch_cls.log_prob
+
+    def log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+        base = self.__dict__.get("_unexpanded")
+        # Only when log_prob is not overridden further down: an override calling super()
+        # would otherwise run twice.
+        if base is None or type(self).log_prob is not log_prob:
+            return torch_log_prob(self, value)
+        lp = base.log_prob(value)
+        batch_shape = self.batch_shape
+        n = len(batch_shape)
+        if lp.dim() < n or lp.shape[lp.dim() - n:] != batch_shape:
+            try:
+                lp = lp.expand(torch.broadcast_shapes(lp.shape, batch_shape))
+            except RuntimeError as e:
+                raise ValueError(
+                    f"{type(self).__name__}.log_prob: value of shape {tuple(value.shape)} does not "
+                    f"broadcast with batch_shape {tuple(batch_shape)} and event_shape "
+                    f"{tuple(self.event_shape)}"
+                ) from e
+        return lp
+
+    functools.update_wrapper(log_prob, torch_log_prob)
+    return log_prob
 
 
 def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
@@ -96,6 +128,8 @@ def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
         "__init__": _make_init(torch_cls, name),
         "expand": _make_expand(torch_cls, name),
     }
+    if torch_cls.expand is not _BASE_EXPAND:
+        ns["log_prob"] = _make_log_prob(torch_cls)
     ns.update(namespace or {})
     return type(name, (torch_cls, TorchDistributionMixin), ns)
 
