@@ -176,16 +176,20 @@ def apply_stack(msg: Dict[str, Any]) -> None:
     them first; last, ``msg["continuation"]`` is called if set.
     """
     stack = _PYRO_STACK
-    seen = 0
-    for frame in reversed(stack):
-        seen += 1
-        frame._process_message(msg)
+    # This runs once per site: it is written as a plain index loop, with the default
+    # processing inlined, because every call and iterator object here shows up in profiles.
+    i = len(stack)
+    while i:
+        i -= 1
+        stack[i]._process_message(msg)
         if msg["stop"]:
             break
-    default_process_message(msg)
-    if seen:
-        for frame in stack[-seen:]:
-            frame._postprocess_message(msg)
+    # stack[i:] are the handlers that processed the message (all of them unless one stopped it).
+    if not (msg["done"] or msg["is_observed"] or msg["value"] is not None):
+        msg["value"] = _draw(msg["fn"], msg["args"], msg["kwargs"])
+    msg["done"] = True
+    for frame in stack[i:]:
+        frame._postprocess_message(msg)
     cont = msg["continuation"]
     if cont is not None:
         cont(msg)

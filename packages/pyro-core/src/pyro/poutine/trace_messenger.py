@@ -72,7 +72,7 @@ class TraceMessenger(Messenger):
     def _postprocess_message(self, msg: Dict[str, Any]) -> None:
         if msg["name"] is None or (self.param_only and msg["type"] != "param"):
             return
-        self.trace.add_node(msg["name"], **msg)
+        self.trace._add_site(msg["name"], msg.copy())
 
 
 class TraceHandler:

@@ -93,31 +93,34 @@ class Trace:
         Param sites may be recorded again (the latest record wins), as a parameter may be read
         several times in one run.
         """
+        self._add_site(site_name, kwargs)
+
+    def _add_site(self, site_name: str, site: Dict[str, Any]) -> None:
+        # add_node without the keyword-argument copy: ``site`` itself becomes the record.
         old = self.nodes.get(site_name)
         if old is not None:
-            if old["type"] != kwargs["type"]:
+            if old["type"] != site["type"]:
                 raise RuntimeError(
                     f"site '{site_name}' is used both as a {old['type']} site and as a "
-                    f"{kwargs['type']} site; give them different names"
+                    f"{site['type']} site; give them different names"
                 )
-            if kwargs["type"] != "param":
+            if site["type"] != "param":
                 raise RuntimeError(
-                    f"Multiple {kwargs['type']} sites named '{site_name}'; every sample site "
+                    f"Multiple {site['type']} sites named '{site_name}'; every sample site "
                     f"of one run needs a unique name"
                 )
-        self.nodes[site_name] = kwargs
-        self._pred.setdefault(site_name, set())
-        self._succ.setdefault(site_name, set())
+        self.nodes[site_name] = site
+
+    # Edges are kept in two dicts of sets, name -> names; a site without edges has no entry,
+    # so that recording a site (once per sample statement) allocates no sets.
 
     def add_edge(self, site1: str, site2: str) -> None:
         """Record that ``site2`` depends on ``site1``."""
         for name in (site1, site2):
             if name not in self.nodes:
                 self.nodes[name] = {"name": name}
-                self._pred.setdefault(name, set())
-                self._succ.setdefault(name, set())
-        self._succ[site1].add(site2)
-        self._pred[site2].add(site1)
+        self._succ.setdefault(site1, set()).add(site2)
+        self._pred.setdefault(site2, set()).add(site1)
 
     def remove_node(self, site_name: str) -> None:
         """Remove a site and its edges."""
@@ -129,15 +132,22 @@ class Trace:
 
     def predecessors(self, site_name: str) -> Set[str]:
         """Return the names of sites ``site_name`` depends on directly."""
-        return self._pred[site_name]
+        self._check_node(site_name)
+        return self._pred.get(site_name) or set()
 
     def successors(self, site_name: str) -> Set[str]:
         """Return the names of sites that depend directly on ``site_name``."""
-        return self._succ[site_name]
+        self._check_node(site_name)
+        return self._succ.get(site_name) or set()
 
     def in_degree(self, site_name: str) -> int:
         """Return the number of direct dependencies of ``site_name``."""
-        return len(self._pred[site_name])
+        self._check_node(site_name)
+        return len(self._pred.get(site_name, ()))
+
+    def _check_node(self, site_name: str) -> None:
+        if site_name not in self.nodes:
+            raise KeyError(site_name)
 
     def topological_sort(self, reverse: bool = False) -> List[str]:
         """Return site names so that every site comes after the sites it depends on.
