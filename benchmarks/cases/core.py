@@ -20,10 +20,30 @@ def callable_normal():
     return CallableNormal(torch.tensor(0.0), torch.tensor(1.0))
 
 
-def _model(n_sites):
+def constant():
+    """A distribution whose draw costs nothing: it returns one pre-made tensor."""
+    import torch
+
+    value = torch.zeros(())
+
+    class Constant(torch.distributions.Distribution):
+        arg_constraints: dict = {}
+
+        def __init__(self):
+            super().__init__(validate_args=False)
+
+        def __call__(self, sample_shape=torch.Size()):
+            return value
+
+        sample = rsample = __call__
+
+    return Constant()
+
+
+def _model(n_sites, d=None):
     import pyro
 
-    d = callable_normal()
+    d = callable_normal() if d is None else d
     names = [f"x{i}" for i in range(n_sites)]
 
     def model():
@@ -82,6 +102,22 @@ def _torch_100site():
 
 
 trace_100site.torch(_torch_100site)
+
+
+@bench("core.trace_100site_const", target=("pyro", 0.5))
+def trace_100site_const():
+    """As core.trace_100site with a draw that costs nothing: the handler stack alone."""
+    from pyro import poutine
+
+    model = _model(100, constant())
+    return lambda: poutine.trace(model).get_trace()
+
+
+@trace_100site_const.torch
+def _():
+    d = constant()
+    names = [f"x{i}" for i in range(100)]
+    return lambda: {name: d() for name in names}
 
 
 @bench("core.replay_100site", target=("pyro", 0.5))

@@ -89,8 +89,8 @@ class TraceHandler:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         with self.msngr:
-            self.msngr.trace.add_node(
-                "_INPUT", name="_INPUT", type="args", args=args, kwargs=kwargs
+            self.msngr.trace._add_site(
+                "_INPUT", {"name": "_INPUT", "type": "args", "args": args, "kwargs": kwargs}
             )
             try:
                 ret = self.fn(*args, **kwargs)
@@ -99,7 +99,7 @@ class TraceHandler:
                     raise
                 shapes = self.msngr.trace.format_shapes()
                 raise type(e)(f"{e}\n{shapes}").with_traceback(e.__traceback__) from e
-            self.msngr.trace.add_node("_RETURN", name="_RETURN", type="return", value=ret)
+            self.msngr.trace._add_site("_RETURN", {"name": "_RETURN", "type": "return", "value": ret})
         return ret
 
     @property
