@@ -46,23 +46,30 @@ class _Subsample(torch.distributions.Distribution):
                  device: Any = None) -> None:
         self.size = size
         self.subsample_size = size if subsample_size is None else subsample_size
-        if device is None:
-            device = torch.device("cuda") if use_cuda else torch.get_default_device()
-        self.device = torch.device(device)
+        if device is None and use_cuda:
+            device = "cuda"
+        # None means torch's default device, resolved by torch when indices are made; looking
+        # it up here (torch.get_default_device) would cost more than the rest of a plate.
+        self._device = None if device is None else torch.device(device)
         super().__init__(validate_args=False)
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the indices."""
+        return torch.get_default_device() if self._device is None else self._device
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
         if sample_shape:
             raise NotImplementedError("a plate subsample cannot be drawn with a sample_shape")
         if self.subsample_size >= self.size:
-            return torch.arange(self.size, device=self.device)
-        return torch.randperm(self.size, device=self.device)[: self.subsample_size]
+            return torch.arange(self.size, device=self._device)
+        return torch.randperm(self.size, device=self._device)[: self.subsample_size]
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         return self.sample()
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        return torch.zeros((), device=self.device)
+        return torch.zeros((), device=self._device)
 
 
 def _draw_subsample(name: str, size: Optional[int], subsample_size: Optional[int],
@@ -88,7 +95,7 @@ def _draw_subsample(name: str, size: Optional[int], subsample_size: Optional[int
         apply_stack(msg)
         subsample = msg["value"]
     if not isinstance(subsample, torch.Tensor):
-        subsample = torch.as_tensor(subsample, device=fn.device)
+        subsample = torch.as_tensor(subsample, device=fn._device)
     if subsample_size is None:
         subsample_size = int(subsample.shape[0])
     elif subsample_size != subsample.shape[0]:
@@ -144,6 +151,9 @@ class PlateMessenger(Messenger):
         if self._vectorized is not False:
             self._vectorized = True
             self.dim = _DIM_ALLOCATOR.allocate(self.name, self._user_dim)
+        # What every enclosed site sees of this plate (this entry, this iteration).
+        self._frame = CondIndepStackFrame(self.name, self.dim, self.subsample_size, self.counter,
+                                          self.size)
         super().__enter__()
         return self._indices
 
@@ -166,8 +176,7 @@ class PlateMessenger(Messenger):
         return self.subsample_size
 
     def _process_message(self, msg: Dict[str, Any]) -> None:
-        frame = CondIndepStackFrame(self.name, self.dim, self.subsample_size, self.counter, self.size)
-        msg["cond_indep_stack"] = (frame,) + msg["cond_indep_stack"]
+        msg["cond_indep_stack"] = (self._frame,) + msg["cond_indep_stack"]
         if msg["type"] != "sample":
             return
         if self._scale != 1.0:
