@@ -337,15 +337,17 @@ def _normal_normal():
 
 
 def _torch_importance():
+    """Prior draws as proposals: log w = log p(z) + log p(x | z) - log q(z), q the prior."""
     import torch
     from torch.distributions import Normal
 
     data = 1.0 + torch.randn(10)
+    prior = Normal(0.0, 1.0)
 
     def run():
-        z = torch.randn(NUM_SAMPLES)
-        log_w = Normal(z[:, None], 1.0).log_prob(data).sum(-1)
-        return z, log_w - torch.logsumexp(log_w, 0)
+        z = prior.sample((NUM_SAMPLES,))
+        log_w = Normal(z[:, None], 1.0).log_prob(data).sum(-1) + prior.log_prob(z) - prior.log_prob(z)
+        return z, log_w
 
     return run
 

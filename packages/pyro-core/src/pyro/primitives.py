@@ -58,7 +58,7 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, infer: Optional[Dict
                 warnings.warn(f"trying to observe a value outside of inference at {name}",
                               RuntimeWarning, stacklevel=2)
             return obs
-        return _draw(fn, args, kwargs)
+        return fn(*args, **kwargs) if callable(fn) else _draw(fn, args, kwargs)
     msg = new_message("sample", name, fn, args, kwargs, value=obs, is_observed=obs is not None,
                       infer={} if infer is None else dict(infer))
     apply_stack(msg)
