@@ -172,12 +172,11 @@ def test_loss_by_name(name, kwargs, cls):
 
 
 def test_loss_by_name_enum_discrete():
-    pytest.importorskip("pyro.infer.traceenum_elbo")
     from pyro.infer.traceenum_elbo import TraceEnum_ELBO
 
     model, guide = _simple()
     svi = SVI(model, guide, pyro.optim.Adam({"lr": 0.1}), loss="ELBO", enum_discrete=True)
-    assert isinstance(svi.loss_object, TraceEnum_ELBO)
+    assert isinstance(svi.loss_object, TraceEnum_ELBO) and svi.loss_object.enum_discrete
 
 
 def test_unknown_loss_name_lists_known_ones():

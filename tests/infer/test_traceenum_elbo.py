@@ -468,6 +468,21 @@ def test_enum_discrete_attribute_enumerates_unmarked_guide_sites():
     assert elbo.loss(model, guide) == pytest.approx(expected.item(), rel=1e-6)
 
 
+def test_seed_elbo_enum_discrete_sums_over_unmarked_guide_sites():
+    model, log_joint = _discrete_model()
+    q = torch.tensor([0.25, 0.75])
+
+    def guide():
+        pyro.sample("z", dist.Categorical(q))
+
+    elbo = ELBO(enum_discrete=True, max_plate_nesting=1)
+    assert isinstance(elbo, TraceEnum_ELBO) and elbo.enum_discrete
+    expected = -sum(q[z] * (log_joint(z) - q[z].log()) for z in range(2))
+    # exact, hence the same on every call
+    assert elbo.loss(model, guide) == pytest.approx(expected.item(), rel=1e-6)
+    assert elbo.loss(model, guide) == pytest.approx(expected.item(), rel=1e-6)
+
+
 def test_num_samples_enumeration_is_a_monte_carlo_average():
     obs = torch.tensor(0.7)
 

@@ -30,7 +30,9 @@ class _ELBOMeta(type):
         if enum_discrete:
             from pyro.infer.traceenum_elbo import TraceEnum_ELBO
 
-            return TraceEnum_ELBO(*args, **kwargs)
+            elbo = TraceEnum_ELBO(*args, **kwargs)
+            elbo.enum_discrete = True  # the seed's meaning: sum over every discrete guide site
+            return elbo
         if trace_graph:
             from pyro.infer.tracegraph_elbo import TraceGraph_ELBO
 
