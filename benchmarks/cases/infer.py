@@ -121,8 +121,10 @@ def _regression_model(subsample_size=None):
         b = pyro.sample("b", dist.Normal(0.0, 10.0))
         sigma = pyro.sample("sigma", dist.LogNormal(0.0, 1.0))
         with pyro.plate("data", len(x), subsample_size=subsample_size) as idx:
-            loc = (x[idx] * w.unsqueeze(-2)).sum(-1) + b  # w may carry a leading sample dim
-            pyro.sample("obs", dist.Normal(loc, sigma), obs=None if y is None else y[idx])
+            if subsample_size is not None:
+                x, y = x[idx], y[idx]
+            loc = (x * w.unsqueeze(-2)).sum(-1) + b  # w may carry a leading sample dim
+            pyro.sample("obs", dist.Normal(loc, sigma), obs=y)
 
     return model
 
