@@ -5,7 +5,7 @@ import queue as queue_module
 
 import pytest
 import torch
-from torch.distributions import Bernoulli, Categorical, Normal, constraints
+from torch.distributions import Bernoulli, Categorical, Normal
 
 import pyro
 import pyro.poutine as poutine

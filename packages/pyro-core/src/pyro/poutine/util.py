@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Iterable
 
 from pyro.poutine.runtime import _PYRO_STACK, _draw
 
@@ -34,12 +34,19 @@ def enum_extend(trace: Any, msg: Dict[str, Any], num_samples: Any = None) -> lis
     ``num_samples``, only the first ``num_samples + 1`` values are used. Used by sequential
     enumeration and :class:`Search`.
     """
-    if num_samples is None:
-        num_samples = -1
+    values = msg["fn"].enumerate_support(expand=True)
+    if num_samples is not None and num_samples >= 0:
+        values = values[: num_samples + 1]
+    return extend_with_values(trace, msg, values)
+
+
+def extend_with_values(trace: Any, msg: Dict[str, Any], values: Iterable[Any]) -> list:
+    """Return one copy of ``trace`` per value, each with the site ``msg`` recorded at that value.
+
+    The recorded site is marked done, with the escape's ``stop`` and ``continuation`` cleared.
+    """
     extended = []
-    for i, value in enumerate(msg["fn"].enumerate_support(expand=True)):
-        if 0 <= num_samples < i:
-            break
+    for value in values:
         new = trace.copy()
         site = dict(msg)
         site.update(value=value, done=True, stop=False, continuation=None)
@@ -50,17 +57,8 @@ def enum_extend(trace: Any, msg: Dict[str, Any], num_samples: Any = None) -> lis
 
 def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
     """Return ``num_samples`` copies of ``trace``, each extended by a fresh draw at ``msg``."""
-    from pyro.poutine.runtime import _draw
-
-    extended = []
-    for _ in range(num_samples):
-        new = trace.copy()
-        site = dict(msg)
-        site.update(value=_draw(msg["fn"], msg["args"], msg["kwargs"]), done=True, stop=False,
-                    continuation=None)
-        new.add_node(msg["name"], **site)
-        extended.append(new)
-    return extended
+    draws = [_draw(msg["fn"], msg["args"], msg["kwargs"]) for _ in range(num_samples)]
+    return extend_with_values(trace, msg, draws)
 
 
 class NonlocalExit(Exception):

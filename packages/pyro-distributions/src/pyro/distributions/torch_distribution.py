@@ -161,7 +161,23 @@ def _check_expand(dist: Any, batch_shape: torch.Size) -> None:
         )
 
 
-class ExpandedDistribution(TorchDistribution):
+class _WrappedDistribution(TorchDistribution):
+    """Base of distributions that wrap ``self.base_dist``: sampling traits and support are its."""
+
+    @property
+    def has_rsample(self) -> bool:  # type: ignore[override]
+        return self.base_dist.has_rsample
+
+    @property
+    def has_enumerate_support(self) -> bool:  # type: ignore[override]
+        return self.base_dist.has_enumerate_support
+
+    @constraints.dependent_property
+    def support(self) -> Any:
+        return self.base_dist.support
+
+
+class ExpandedDistribution(_WrappedDistribution):
     """A distribution broadcast to a larger batch shape, with independent draws per element.
 
     Works for any ``base_dist``; new dims (on the left, or where ``base_dist`` has size 1) get
@@ -189,18 +205,6 @@ class ExpandedDistribution(TorchDistribution):
         order = {d: j for j, d in enumerate(self._new_dims + kept)}
         self._perm = tuple(order[i] for i in range(k))
         super().__init__(batch_shape, base_dist.event_shape, validate_args=False)
-
-    @property
-    def has_rsample(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_rsample
-
-    @property
-    def has_enumerate_support(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_enumerate_support
-
-    @constraints.dependent_property
-    def support(self) -> Any:
-        return self.base_dist.support
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "ExpandedDistribution":
         batch_shape = torch.Size(batch_shape)
@@ -282,7 +286,7 @@ def _feasible_like(support: Any, value: torch.Tensor) -> Optional[torch.Tensor]:
     return None
 
 
-class MaskedDistribution(TorchDistribution):
+class MaskedDistribution(_WrappedDistribution):
     """A distribution whose log-density is zero where ``mask`` is False.
 
     Sampling is unchanged. Masked-out values need not lie in the support: they are replaced
@@ -320,18 +324,6 @@ class MaskedDistribution(TorchDistribution):
             raise ValueError(f"MaskedDistribution: mask must be a bool or bool tensor, got {type(mask).__name__}")
         self.base_dist = base_dist
         super().__init__(batch_shape, base_dist.event_shape, validate_args=False)
-
-    @property
-    def has_rsample(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_rsample
-
-    @property
-    def has_enumerate_support(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_enumerate_support
-
-    @constraints.dependent_property
-    def support(self) -> Any:
-        return self.base_dist.support
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "MaskedDistribution":
         batch_shape = torch.Size(batch_shape)

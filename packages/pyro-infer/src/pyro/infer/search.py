@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List
 
 import torch
 
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
 from pyro.poutine.trace_struct import Trace
-from pyro.poutine.util import enum_extend
+from pyro.poutine.util import enum_extend, extend_with_values
 
 
 class _TraceQueue:
@@ -67,14 +67,7 @@ def joint_enum_extend(trace: Trace, msg: Dict[str, Any], num_samples: Any = None
     choices = torch.cartesian_prod(*[torch.arange(k)] * n).reshape(-1, n)  # (k**n, n)
     joint = flat[choices, torch.arange(n)]  # (k**n, n) + event
     joint = joint.reshape((-1,) + batch_shape + tuple(event_shape))
-    extended = []
-    for value in joint:
-        new = trace.copy()
-        site = dict(msg)
-        site.update(value=value, done=True, stop=False, continuation=None)
-        new.add_node(msg["name"], **site)
-        extended.append(new)
-    return extended
+    return extend_with_values(trace, msg, joint)
 
 
 def _enumerated_or_observed(name: str, site: Dict[str, Any]) -> bool:
