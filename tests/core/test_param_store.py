@@ -225,3 +225,14 @@ def test_params_follow_init_dtype():
 def test_params_follow_init_device():
     p = pyro.param("g", torch.ones(2, device="cuda"), constraint=constraints.positive)
     assert p.device.type == "cuda" and p.unconstrained().device.type == "cuda"
+
+
+def test_module_tags_every_parameter():
+    net = torch.nn.Linear(2, 3)
+    pyro.module("net", net, tags=["encoder", "slow"])
+    store = pyro.get_param_store()
+    assert sorted(store.keys()) == ["net$$$bias", "net$$$weight"]
+    for name in store.keys():
+        assert store.get_param_tags(name) == {"default", "encoder", "slow"}
+    assert store.get_active_params("encoder") == {net.weight, net.bias}
+    assert store.get_active_params("decoder") == set()

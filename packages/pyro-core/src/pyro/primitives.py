@@ -99,7 +99,8 @@ def param(
     return msg["value"]
 
 
-def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = False) -> torch.nn.Module:
+def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = False, *,
+           tags: Union[str, Iterable[str], None] = None) -> torch.nn.Module:
     """Register the parameters of ``nn_module`` in the param store as ``name$$$<param name>``.
 
     Args:
@@ -107,6 +108,7 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         nn_module: a :class:`torch.nn.Module` instance.
         update_module_params: copy stored values (e.g. loaded from disk) into the module's
             parameters when they differ from the module's own.
+        tags: tag(s) to attach to every parameter of the module (Pyro 0.1 API).
 
     Returns:
         ``nn_module``.
@@ -121,7 +123,7 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     for param_name, value in nn_module.named_parameters():
         if not value.requires_grad:
             continue
-        stored = param(param_with_module_name(name, param_name), value)
+        stored = param(param_with_module_name(name, param_name), value, tags=tags)
         if stored is not value:
             replaced[param_name] = stored
     if replaced and update_module_params:
