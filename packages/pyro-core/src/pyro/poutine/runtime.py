@@ -57,47 +57,6 @@ class _DimAllocator:
 _DIM_ALLOCATOR = _DimAllocator("plate")
 
 
-class _EnumAllocator:
-    """Hands out enumeration dims, leftward of the first ``first_available_dim``.
-
-    Enumeration handlers set ``first_available_dim`` (``-1 - max_plate_nesting``) and call
-    :meth:`allocate` for each enumerated site; dims are recycled by :meth:`free`.
-    """
-
-    def __init__(self) -> None:
-        self.first_available_dim: Optional[int] = None
-        self._free: List[int] = []
-        self._next: Optional[int] = None
-
-    def set_first_available_dim(self, first_available_dim: int) -> Optional[int]:
-        """Reset the allocator; return the previous setting so callers can restore it."""
-        if first_available_dim >= 0:
-            raise ValueError(f"first_available_dim must be negative, got {first_available_dim}")
-        old = self.first_available_dim
-        self.first_available_dim = first_available_dim
-        self._next = first_available_dim
-        self._free = []
-        return old
-
-    def allocate(self) -> int:
-        if self.first_available_dim is None or self._next is None:
-            raise ValueError(
-                "enumeration needs max_plate_nesting: wrap the model in poutine.enum("
-                "first_available_dim=...) or pass max_plate_nesting to the ELBO"
-            )
-        if self._free:
-            return self._free.pop()
-        dim = self._next
-        self._next -= 1
-        return dim
-
-    def free(self, dim: int) -> None:
-        self._free.append(dim)
-
-
-_ENUM_ALLOCATOR = _EnumAllocator()
-
-
 def am_i_wrapped() -> bool:
     """Return whether any handler is active."""
     return bool(_PYRO_STACK)
