@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from types import FunctionType
 from typing import Any, Callable, Dict, Optional
 
 from pyro.poutine.runtime import _PYRO_STACK
 
-# Site-type dispatch. Each Messenger class keeps two tables, site type -> handler, filled on
-# first use: ``_pyro_<type>`` functions in ``_pyro_process_table`` and ``_pyro_post_<type>`` ones
-# in ``_pyro_postprocess_table`` (None when the class has none). Building the method name and
-# looking it up on each message for each active handler is a measurable share of a site's
-# cost; a dict hit is not. Class attributes that are not plain functions (static or class
-# methods, other descriptors) are recorded as _BIND and looked up on the instance each time.
+# Site-type dispatch tables, filled on first use: handler class -> site type -> its
+# ``_pyro_<type>`` (in _PROCESS) or ``_pyro_post_<type>`` (in _POSTPROCESS) function, or None when
+# the class has none. Building the method name and looking it up on each message for each active
+# handler is a measurable share of a site's cost; two dict hits are not. Class attributes that
+# are not plain functions (static or class methods, other descriptors) are recorded as _BIND and
+# looked up on the instance each time.
 _BIND = object()
+_PROCESS: Dict[type, Dict[str, Any]] = {}
+_POSTPROCESS: Dict[type, Dict[str, Any]] = {}
 
 
-def _lookup(table: Dict[str, Any], cls: type, prefix: str, site_type: str) -> Any:
-    method = getattr(cls, prefix + site_type, None)
+def _lookup(tables: Dict[type, Dict[str, Any]], cls: type, prefix: str, site_type: str) -> Any:
+    # The attribute as stored, not as bound: a staticmethod must not be mistaken for a method.
+    method = inspect.getattr_static(cls, prefix + site_type, None)
     if method is not None and not isinstance(method, FunctionType):
         method = _BIND
-    table[site_type] = method
+    tables.setdefault(cls, {})[site_type] = method
     return method
 
 
@@ -67,20 +71,12 @@ class Messenger:
         handled.msngr = self  # type: ignore[attr-defined]
         return handled
 
-    _pyro_process_table: Dict[str, Any] = {}
-    _pyro_postprocess_table: Dict[str, Any] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._pyro_process_table = {}
-        cls._pyro_postprocess_table = {}
-
     def _process_message(self, msg: Dict[str, Any]) -> None:
         site_type = msg["type"]
         try:
-            method = self._pyro_process_table[site_type]
+            method = _PROCESS[type(self)][site_type]
         except KeyError:
-            method = _lookup(self._pyro_process_table, type(self), "_pyro_", site_type)
+            method = _lookup(_PROCESS, type(self), "_pyro_", site_type)
         if method is None:
             return
         if method is _BIND:
@@ -91,9 +87,9 @@ class Messenger:
     def _postprocess_message(self, msg: Dict[str, Any]) -> None:
         site_type = msg["type"]
         try:
-            method = self._pyro_postprocess_table[site_type]
+            method = _POSTPROCESS[type(self)][site_type]
         except KeyError:
-            method = _lookup(self._pyro_postprocess_table, type(self), "_pyro_post_", site_type)
+            method = _lookup(_POSTPROCESS, type(self), "_pyro_post_", site_type)
         if method is None:
             return
         if method is _BIND:
@@ -116,13 +112,9 @@ class Messenger:
         if type is None:
             raise ValueError("Messenger.register needs the site type it handles")
         setattr(cls, ("_pyro_post_" if post else "_pyro_") + type, fn)
-        # Forget earlier look-ups of this class and of the classes that inherit from it.
-        pending = [cls]
-        while pending:
-            klass = pending.pop()
-            klass._pyro_process_table.clear()
-            klass._pyro_postprocess_table.clear()
-            pending.extend(klass.__subclasses__())
+        # Forget every earlier look-up: subclasses may inherit the new method.
+        _PROCESS.clear()
+        _POSTPROCESS.clear()
         return fn
 
 
