@@ -148,10 +148,22 @@ class DistributedOptimizer:
         self._collective("checking the step's parameters", dist.all_gather, gathered, mine)
         if all(torch.equal(g, mine) for g in gathered):
             return
-        described = [[f"{n}{list(p.shape)}:{str(p.dtype).replace('torch.', '')}" for n, p in named]]
-        everyone: List[Any] = [None] * self.world_size
-        self._collective("comparing parameters", dist.all_gather_object, everyone, described[0])
+        described = "\n".join(f"{n}{list(p.shape)}:{str(p.dtype).replace('torch.', '')}" for n, p in named)
+        everyone = [text.split("\n") if text else [] for text in self._all_gather_text(described)]
         raise DistributedTrainingError(self._disagreement(everyone))
+
+    def _all_gather_text(self, text: str) -> List[str]:
+        """Gather one string from every rank (as padded byte tensors: no pickling, no numpy)."""
+        data = torch.tensor(list(text.encode()), dtype=torch.uint8, device=self._comm_device)
+        size = torch.tensor([data.numel()], dtype=torch.int64, device=self._comm_device)
+        sizes = [torch.empty_like(size) for _ in range(self.world_size)]
+        self._collective("comparing parameters", dist.all_gather, sizes, size)
+        longest = int(max(int(n) for n in sizes))
+        padded = torch.zeros(longest, dtype=torch.uint8, device=self._comm_device)
+        padded[: data.numel()] = data
+        gathered = [torch.empty_like(padded) for _ in range(self.world_size)]
+        self._collective("comparing parameters", dist.all_gather, gathered, padded)
+        return [bytes(g[: int(n)].tolist()).decode() for g, n in zip(gathered, sizes)]
 
     def _disagreement(self, everyone: List[List[str]]) -> str:
         reference = set(everyone[0])
