@@ -236,3 +236,19 @@ def test_module_tags_every_parameter():
         assert store.get_param_tags(name) == {"default", "encoder", "slow"}
     assert store.get_active_params("encoder") == {net.weight, net.bias}
     assert store.get_active_params("decoder") == set()
+
+
+@pytest.mark.parametrize("constraint", [
+    constraints.positive, constraints.greater_than(2.0), constraints.interval(-1.0, 3.0),
+    constraints.simplex, constraints.lower_cholesky, constraints.real,
+])
+def test_read_transform_matches_torch_transform_to(constraint):
+    # The store drops no-op parts of torch's transform; values and gradients must not change.
+    init = transform_to(constraint)(torch.randn(3, 3))
+    value = pyro.param("p", init, constraint=constraint)
+    leaf = value.unconstrained()
+    expected = transform_to(constraint)(leaf)
+    assert torch.allclose(value, expected)
+    (grad,) = torch.autograd.grad((value * torch.arange(9.0).reshape(3, 3)).sum(), leaf)
+    (expected_grad,) = torch.autograd.grad((expected * torch.arange(9.0).reshape(3, 3)).sum(), leaf)
+    assert torch.allclose(grad, expected_grad)
