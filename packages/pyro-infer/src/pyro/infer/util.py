@@ -91,7 +91,8 @@ def site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
     site["unscaled_log_prob"] = raw
     log_p = scale_and_mask(raw, site["scale"], site["mask"])
     site["log_prob"] = log_p
-    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+    # a 0-d log-density is its own sum: no extra autograd node per scalar site
+    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
     return log_p
 
 
@@ -129,7 +130,8 @@ def site_score_parts(site: Dict[str, Any]) -> ScoreParts:
     site["unscaled_log_prob"] = raw.log_prob
     site["score_parts"] = parts
     site["log_prob"] = log_p
-    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+    # a 0-d log-density is its own sum: no extra autograd node per scalar site
+    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
     return parts
 
 
