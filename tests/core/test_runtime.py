@@ -226,3 +226,30 @@ def test_reentrant_messenger_counts_entries():
             assert _PYRO_STACK.count(msngr) == 1
         assert _PYRO_STACK == [msngr]
     assert _PYRO_STACK == []
+
+
+def test_register_after_use_and_static_or_class_method_handlers():
+    class Tagger(poutine.Messenger):
+        seen = []
+
+        @staticmethod
+        def _pyro_sample(msg):
+            Tagger.seen.append(("static", msg["name"]))
+
+        @classmethod
+        def _pyro_post_sample(cls, msg):
+            cls.seen.append(("class", msg["name"]))
+
+    def model():
+        pyro.sample("a", torch.distributions.Normal(0.0, 1.0))
+
+    with Tagger():
+        model()
+    assert Tagger.seen == [("static", "a"), ("class", "a")]
+
+    # a handler added to a class that has already dispatched must be seen from then on
+    values = []
+    Tagger.register(lambda self, msg: values.append(msg["value"]), type="param", post=True)
+    with Tagger():
+        v = pyro.param("p", torch.tensor(2.5))
+    assert values == [v] and v.item() == 2.5
