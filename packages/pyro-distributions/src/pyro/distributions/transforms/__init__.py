@@ -57,30 +57,6 @@ def _log_diag(m: torch.Tensor) -> torch.Tensor:
     return m.diagonal(dim1=-2, dim2=-1).log()
 
 
-class CorrMatrixCholeskyTransform(Transform):
-    """Map a correlation matrix to its lower Cholesky factor (and back with ``L @ L.T``)."""
-
-    domain = constraints.corr_matrix
-    codomain = constraints.corr_cholesky
-    bijective = True
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, CorrMatrixCholeskyTransform)
-
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.cholesky(x)
-
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return y @ y.transpose(-1, -2)
-
-    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        # Row i of the off-diagonal of x is a triangular linear map of row i of y whose
-        # diagonal is y[j, j] for j < i, so |dx/dy| = prod_j y[j, j] ** (D - 1 - j).
-        d = y.shape[-1]
-        powers = torch.arange(d - 1, -1, -1, dtype=y.dtype, device=y.device)
-        return -(powers * _log_diag(y)).sum(-1)
-
-
 class CholeskyTransform(Transform):
     """Map a positive-definite matrix to its lower Cholesky factor (and back with ``L @ L.T``)."""
 
@@ -89,7 +65,7 @@ class CholeskyTransform(Transform):
     bijective = True
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, CholeskyTransform)
+        return type(other) is type(self)
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         return torch.linalg.cholesky(x)
@@ -102,6 +78,20 @@ class CholeskyTransform(Transform):
         d = y.shape[-1]
         powers = torch.arange(d, 0, -1, dtype=y.dtype, device=y.device)
         return -(d * math.log(2.0) + (powers * _log_diag(y)).sum(-1))
+
+
+class CorrMatrixCholeskyTransform(CholeskyTransform):
+    """Map a correlation matrix to its lower Cholesky factor (and back with ``L @ L.T``)."""
+
+    domain = constraints.corr_matrix
+    codomain = constraints.corr_cholesky
+
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        # Row i of the off-diagonal of x is a triangular linear map of row i of y whose
+        # diagonal is y[j, j] for j < i, so |dx/dy| = prod_j y[j, j] ** (D - 1 - j).
+        d = y.shape[-1]
+        powers = torch.arange(d - 1, -1, -1, dtype=y.dtype, device=y.device)
+        return -(powers * _log_diag(y)).sum(-1)
 
 
 class SoftplusLowerCholeskyTransform(Transform):
