@@ -140,25 +140,24 @@ def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwarg
     return ScoreParts(*(sum_rightmost(p, n) for p in parts))
 
 
-def _gpd_log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+def _gpd_standardized(self: Any, value: torch.Tensor) -> tuple:
     # torch's version compares with a float32 CPU scalar, which fails for float64 and CUDA.
     if self._validate_args:
         self._validate_sample(value)
     z = (value - self.loc) / self.scale
     conc = self.concentration
     is_zero = torch.isclose(conc, torch.zeros_like(conc))
-    safe = torch.where(is_zero, torch.ones_like(conc), conc)
+    return z, is_zero, torch.where(is_zero, torch.ones_like(conc), conc)
+
+
+def _gpd_log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+    z, is_zero, safe = _gpd_standardized(self, value)
     nonzero = (1 / safe + 1) * torch.log1p(safe * z)
     return -self.scale.log() - torch.where(is_zero, z, nonzero)
 
 
 def _gpd_log_survival_function(self: Any, value: torch.Tensor) -> torch.Tensor:
-    if self._validate_args:
-        self._validate_sample(value)
-    z = (value - self.loc) / self.scale
-    conc = self.concentration
-    is_zero = torch.isclose(conc, torch.zeros_like(conc))
-    safe = torch.where(is_zero, torch.ones_like(conc), conc)
+    z, is_zero, safe = _gpd_standardized(self, value)
     return torch.where(is_zero, -z, -torch.log1p(safe * z) / safe)
 
 

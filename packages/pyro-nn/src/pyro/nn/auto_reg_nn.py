@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pyro.nn.dense_nn import set_dims
+
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied elementwise by a fixed 0/1 ``mask``.
@@ -130,14 +132,7 @@ class ConditionalAutoRegressiveNN(nn.Module):
             raise ValueError(f"AutoRegressiveNN: input_dim must be >= 1, got {input_dim}")
         if not hidden_dims:
             raise ValueError("AutoRegressiveNN: hidden_dims must name at least one hidden layer")
-        if any(d < 1 for d in param_dims):
-            raise ValueError(f"AutoRegressiveNN: param_dims must be positive, got {list(param_dims)}")
-        self.input_dim = input_dim
-        self.context_dim = context_dim
-        self.hidden_dims = list(hidden_dims)
-        self.param_dims = list(param_dims)
-        self.count_params = len(self.param_dims)
-        self.output_multiplier = sum(self.param_dims)
+        set_dims(self, "AutoRegressiveNN", input_dim, context_dim, hidden_dims, param_dims)
         if permutation is None:
             permutation = torch.randperm(input_dim)
         permutation = torch.as_tensor(permutation, dtype=torch.long)

@@ -8,6 +8,19 @@ import torch
 from torch import nn
 
 
+def set_dims(module: nn.Module, who: str, input_dim: int, context_dim: int,
+             hidden_dims: Sequence[int], param_dims: Sequence[int]) -> None:
+    """Check ``param_dims`` and store the sizes shared by the dense and autoregressive networks."""
+    if any(d < 1 for d in param_dims):
+        raise ValueError(f"{who}: param_dims must be positive, got {list(param_dims)}")
+    module.input_dim = input_dim
+    module.context_dim = context_dim
+    module.hidden_dims = list(hidden_dims)
+    module.param_dims = list(param_dims)
+    module.count_params = len(module.param_dims)
+    module.output_multiplier = sum(module.param_dims)
+
+
 class ConditionalDenseNN(nn.Module):
     """A fully connected network from ``(inputs, context)`` to parameters of sizes ``param_dims``.
 
@@ -23,14 +36,7 @@ class ConditionalDenseNN(nn.Module):
     def __init__(self, input_dim: int, context_dim: int, hidden_dims: Sequence[int],
                  param_dims: Sequence[int] = (1, 1), nonlinearity: nn.Module = nn.ReLU()) -> None:
         super().__init__()
-        if any(d < 1 for d in param_dims):
-            raise ValueError(f"DenseNN: param_dims must be positive, got {list(param_dims)}")
-        self.input_dim = input_dim
-        self.context_dim = context_dim
-        self.hidden_dims = list(hidden_dims)
-        self.param_dims = list(param_dims)
-        self.count_params = len(self.param_dims)
-        self.output_multiplier = sum(self.param_dims)
+        set_dims(self, "DenseNN", input_dim, context_dim, hidden_dims, param_dims)
         sizes = [input_dim + context_dim] + self.hidden_dims + [self.output_multiplier]
         self.layers = nn.ModuleList(nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1))
         self.f = nonlinearity
