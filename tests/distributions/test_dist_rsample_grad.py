@@ -83,3 +83,27 @@ def test_expected_rsample_gradient_matches_finite_difference(case):
             fd.view(-1)[i] = (closed_form(name, p.detach() + step)
                               - closed_form(name, p.detach() - step)) / (2 * eps)
         assert torch.all((grad - fd).abs() <= 5 * se + 1e-5 * (1 + fd.abs())), (name, grad, fd, se)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("sample_shape", [(), (5,), (2, 1)])
+@pytest.mark.parametrize("loc_shape,scale_shape", [((), ()), ((3, 1), (4,)), ((2,), ())])
+def test_normal_rsample_is_torchs_draw_and_gradient(dtype, sample_shape, loc_shape, scale_shape):
+    # Our Normal has its own rsample (one fused op); it must consume the generator as torch's
+    # does and give the same values and the pathwise gradients d/dloc = 1, d/dscale = eps.
+    import pyro.distributions as dist
+
+    loc = torch.randn(loc_shape, dtype=dtype).requires_grad_()
+    scale = torch.rand(scale_shape, dtype=dtype).add(0.5).requires_grad_()
+    torch.manual_seed(7)
+    ours = dist.Normal(loc, scale).rsample(sample_shape)
+    torch.manual_seed(7)
+    theirs = torch.distributions.Normal(loc, scale).rsample(sample_shape)
+    assert ours.shape == theirs.shape == torch.Size(sample_shape) + torch.broadcast_shapes(loc_shape, scale_shape)
+    assert ours.dtype == dtype
+    assert torch.allclose(ours, theirs, rtol=0, atol=4 * torch.finfo(dtype).eps)
+    w = torch.randn(ours.shape, dtype=dtype)
+    g_ours = torch.autograd.grad((ours * w).sum(), (loc, scale))
+    g_theirs = torch.autograd.grad((theirs * w).sum(), (loc, scale))
+    for a, b in zip(g_ours, g_theirs):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-6)

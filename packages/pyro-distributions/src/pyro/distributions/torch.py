@@ -161,6 +161,19 @@ def _gpd_log_survival_function(self: Any, value: torch.Tensor) -> torch.Tensor:
     return torch.where(is_zero, -z, -torch.log1p(safe * z) / safe)
 
 
+def _normal_rsample(self: Any, sample_shape: Sequence[int] = ()) -> torch.Tensor:
+    # torch's version builds the shape in Python and then runs three tensor ops; with no sample
+    # shape the noise has exactly the shape of loc (loc and scale are broadcast at
+    # construction), and one fused addcmul does the rest. The generator is consumed exactly as
+    # torch's does, so seeded draws are identical.
+    loc = self.loc
+    if sample_shape:
+        eps = torch.randn(self._extended_shape(sample_shape), dtype=loc.dtype, device=loc.device)
+    else:
+        eps = torch.randn_like(loc, memory_format=torch.contiguous_format)
+    return torch.addcmul(loc, eps, self.scale)
+
+
 _NAMES = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
     "Dirichlet", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto", "Geometric",
@@ -173,6 +186,7 @@ _NAMES = [
 ]
 _EXTRA: Dict[str, Dict[str, Any]] = {
     "Independent": {"score_parts": _independent_score_parts},
+    "Normal": {"rsample": _normal_rsample},
     "GeneralizedPareto": {"log_prob": _gpd_log_prob,
                           "log_survival_function": _gpd_log_survival_function},
 }
