@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any, Callable, Dict, Optional
 
 from pyro.poutine.runtime import _PYRO_STACK
@@ -62,14 +61,7 @@ class Messenger:
             raise ValueError(
                 f"{type(self).__name__} expected a callable to wrap, got {type(fn).__name__}"
             )
-
-        @functools.wraps(fn)
-        def handled(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return fn(*args, **kwargs)
-
-        handled.msngr = self  # type: ignore[attr-defined]
-        return handled
+        return HandledFunction(self, fn)
 
     def _process_message(self, msg: Dict[str, Any]) -> None:
         site_type = msg["type"]
@@ -116,6 +108,42 @@ class Messenger:
         _PROCESS.clear()
         _POSTPROCESS.clear()
         return fn
+
+
+class HandledFunction:
+    """A function run inside a messenger: what ``messenger(fn)`` returns.
+
+    Calling it enters ``msngr``, calls ``fn`` and leaves. It passes for ``fn`` where a wrapper
+    usually does (``__wrapped__``, ``__name__``, ``__doc__`` and other attributes are ``fn``'s)
+    and binds like a function when stored on a class. A small object instead of
+    :func:`functools.wraps`, whose attribute copying costs more than a handled call; inference
+    wraps models anew at every step.
+    """
+
+    __slots__ = ("msngr", "__wrapped__")
+
+    def __init__(self, msngr: Messenger, fn: Callable) -> None:
+        self.msngr = msngr
+        self.__wrapped__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self.msngr:
+            return self.__wrapped__(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name not in ("__name__", "__qualname__"):
+            raise AttributeError(name)
+        return getattr(self.__wrapped__, name)
+
+    @property
+    def __doc__(self) -> Optional[str]:  # type: ignore[override]
+        return getattr(self.__wrapped__, "__doc__", None)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        return self if obj is None else MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<{type(self.msngr).__name__} of {self.__wrapped__!r}>"
 
 
 class ReentrantMessenger(Messenger):
