@@ -19,6 +19,7 @@ import torch.distributions as _td
 
 from pyro.distributions.torch_distribution import ExpandedDistribution, TorchDistributionMixin
 from pyro.distributions.util import sum_rightmost
+from pyro.distributions.validation import validate_args, validate_sample
 from pyro.ops.score_parts import ScoreParts
 
 _BASE_EXPAND = _td.Distribution.expand
@@ -38,12 +39,38 @@ def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
     return ", ".join(parts)
 
 
+# Their constructors use the validation flag for more than torch's parameter checks (a check
+# before clamping, an extra check after construction): they keep torch's own validation.
+_TORCH_VALIDATED = frozenset({"ContinuousBernoulli", "Geometric", "VonMises"})
+
+
 def _make_init(torch_cls: type, name: str) -> Any:
     base_init = torch_cls.__init__
+    params = list(inspect.signature(base_init).parameters)[1:]
+    # Position of ``validate_args`` among the positional arguments, or None to leave torch's
+    # validation in charge.
+    pos = None
+    if name not in _TORCH_VALIDATED and "validate_args" in params:
+        pos = params.index("validate_args")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        validate = False
+        if pos is not None:
+            # Build with torch's validation off, then check the parameters once, cheaply
+            # (pyro.distributions.validation); inner distributions are not checked again.
+            if len(args) > pos:
+                validate = args[pos]
+                args = args[:pos] + (False,) + args[pos + 1:]
+            else:
+                validate = kwargs.get("validate_args")
+                kwargs["validate_args"] = False
+            if validate is None:
+                validate = _td.Distribution._validate_args
         try:
             base_init(self, *args, **kwargs)
+            if validate:
+                self._validate_args = True
+                validate_args(self)
         except RuntimeError as e:
             raise ValueError(
                 f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
@@ -127,6 +154,7 @@ def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
                    f"methods of :class:`~pyro.distributions.TorchDistributionMixin`.",
         "__init__": _make_init(torch_cls, name),
         "expand": _make_expand(torch_cls, name),
+        "_validate_sample": validate_sample,
     }
     if torch_cls.expand is not _BASE_EXPAND:
         ns["log_prob"] = _make_log_prob(torch_cls)

@@ -9,6 +9,7 @@ from torch.distributions import constraints
 
 from pyro.distributions.distribution import Distribution
 from pyro.distributions.util import broadcast_shape, scale_and_mask
+from pyro.distributions.validation import validate_sample
 from pyro.ops.score_parts import ScoreParts
 
 _EMPTY = torch.Size()
@@ -141,6 +142,8 @@ class TorchDistribution(torch.distributions.Distribution, TorchDistributionMixin
     ``to_event``, ``mask``, ``score_parts``, calling to sample) comes from this base; a
     subclass without its own ``expand`` gets an :class:`ExpandedDistribution`.
     """
+
+    _validate_sample = validate_sample
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "TorchDistribution":
         """Return this distribution broadcast to ``batch_shape`` (new leading or size-1 dims)."""
