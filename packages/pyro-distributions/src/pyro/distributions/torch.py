@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from typing import Any, Dict, Sequence
 
 import torch
@@ -118,8 +119,7 @@ def _make_expand(torch_cls: type, name: str) -> Any:
     return expand
 
 
-def _make_log_prob(torch_cls: type) -> Any:
-    torch_log_prob = torch_cls.log_prob
+def _make_log_prob(torch_log_prob: Any) -> Any:
 
     def log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
         base = self.__dict__.get("_unexpanded")
@@ -156,9 +156,10 @@ def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
         "expand": _make_expand(torch_cls, name),
         "_validate_sample": validate_sample,
     }
+    namespace = dict(namespace or {})
     if torch_cls.expand is not _BASE_EXPAND:
-        ns["log_prob"] = _make_log_prob(torch_cls)
-    ns.update(namespace or {})
+        ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))
+    ns.update(namespace)
     return type(name, (torch_cls, TorchDistributionMixin), ns)
 
 
@@ -202,6 +203,19 @@ def _normal_rsample(self: Any, sample_shape: Sequence[int] = ()) -> torch.Tensor
     return torch.addcmul(loc, eps, self.scale)
 
 
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _normal_log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+    # torch's formula, -(x - loc)^2 / (2 scale^2) - log(scale) - log(2 pi)/2, in three ops over
+    # the value's shape instead of six (and a shorter backward); equal up to rounding.
+    if self._validate_args:
+        self._validate_sample(value)
+    scale = self.scale
+    z = (value - self.loc) / scale
+    return torch.addcmul(-(scale.log() + _HALF_LOG_2PI), z, z, value=-0.5)
+
+
 _NAMES = [
     "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ContinuousBernoulli",
     "Dirichlet", "Exponential", "FisherSnedecor", "Gamma", "GeneralizedPareto", "Geometric",
@@ -214,7 +228,7 @@ _NAMES = [
 ]
 _EXTRA: Dict[str, Dict[str, Any]] = {
     "Independent": {"score_parts": _independent_score_parts},
-    "Normal": {"rsample": _normal_rsample},
+    "Normal": {"rsample": _normal_rsample, "log_prob": _normal_log_prob},
     "GeneralizedPareto": {"log_prob": _gpd_log_prob,
                           "log_survival_function": _gpd_log_survival_function},
 }
