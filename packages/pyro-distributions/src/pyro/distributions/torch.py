@@ -19,7 +19,7 @@ import torch
 import torch.distributions as _td
 
 from pyro.distributions.torch_distribution import ExpandedDistribution, TorchDistributionMixin
-from pyro.distributions.util import sum_rightmost
+from pyro.distributions.util import broadcast_shape, sum_rightmost
 from pyro.distributions.validation import validate_args, validate_sample
 from pyro.ops.score_parts import ScoreParts
 
@@ -132,8 +132,8 @@ def _make_log_prob(torch_log_prob: Any) -> Any:
         n = len(batch_shape)
         if lp.dim() < n or lp.shape[lp.dim() - n:] != batch_shape:
             try:
-                lp = lp.expand(torch.broadcast_shapes(lp.shape, batch_shape))
-            except RuntimeError as e:
+                lp = lp.expand(broadcast_shape(lp.shape, batch_shape))
+            except ValueError as e:
                 raise ValueError(
                     f"{type(self).__name__}.log_prob: value of shape {tuple(value.shape)} does not "
                     f"broadcast with batch_shape {tuple(batch_shape)} and event_shape "

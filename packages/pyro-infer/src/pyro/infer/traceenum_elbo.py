@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tup
 
 import torch
 
+from pyro.distributions.util import broadcast_shape
 from pyro.infer.contract import Factor, align, contract, pack, plate_label, product
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum import iter_discrete_traces
@@ -18,6 +19,7 @@ from pyro.infer.util import (
     check_site_shape,
     is_validation_enabled,
     prune_subsample_sites_,
+    site_log_prob,
     torch_item,
 )
 from pyro.ops.score_parts import scale_and_mask
@@ -74,38 +76,46 @@ def _is_subsample(site: Dict[str, Any]) -> bool:
     return type(site["fn"]).__name__ == "_Subsample"
 
 
-def _enumerated_categorical_log_probs(trace: Any) -> None:
-    """Fill in the log-densities of Categorical sites whose value is their enumerated support.
+def _compute_log_probs(trace: Any) -> None:
+    """Fill in ``unscaled_log_prob`` and ``log_prob`` of every sample site (no sums: unused).
 
     ``Categorical.log_prob`` of the support laid out along an enumeration dim is a gather that
-    only rearranges the normalised logits; doing the rearrangement directly (a view) skips
-    the gather and the support check. Other sites are left to ``compute_log_prob``.
+    only rearranges the normalised logits; for those sites the rearrangement is done directly
+    (a view of the logits of the distribution before any plate expanded it), skipping the
+    gather, the support check and the logits of the expanded parameters.
     """
     for site in trace.nodes.values():
         if site["type"] != "sample" or "log_prob" in site:
             continue
-        infer = site["infer"]
-        dim = infer.get("_enumerate_dim")
-        if dim is None or infer.get("num_samples") or infer.get("expand"):
-            continue
-        fn = site["fn"]
-        if not isinstance(fn, torch.distributions.Categorical) or site["args"] or site["kwargs"]:
-            continue
-        logits = fn.logits
-        value = site["value"]
-        k = logits.shape[-1]
-        if value.dim() != -dim or value.shape[0] != k:
-            continue
-        batch = logits.shape[:-1]
-        if len(batch) < -dim:
-            logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
-        elif batch[dim] != 1:
-            continue
-        log_p = logits.transpose(dim - 1, -1).squeeze(-1)
-        site["unscaled_log_prob"] = log_p
-        log_p = scale_and_mask(log_p, site["scale"], site["mask"])
-        site["log_prob"] = log_p
-        site["log_prob_sum"] = log_p.sum()
+        log_p = _enumerated_categorical_log_prob(site)
+        if log_p is None:
+            site_log_prob(site, with_sum=False)
+        else:
+            site["unscaled_log_prob"] = log_p
+            site["log_prob"] = scale_and_mask(log_p, site["scale"], site["mask"])
+
+
+def _enumerated_categorical_log_prob(site: Dict[str, Any]) -> Any:
+    infer = site["infer"]
+    dim = infer.get("_enumerate_dim")
+    if dim is None or infer.get("num_samples") or infer.get("expand"):
+        return None
+    fn = site["fn"]
+    if not isinstance(fn, torch.distributions.Categorical) or site["args"] or site["kwargs"]:
+        return None
+    logits = fn.__dict__.get("_unexpanded", fn).logits
+    value = site["value"]
+    k = logits.shape[-1]
+    if value.dim() != -dim or value.shape[0] != k:
+        return None
+    batch = logits.shape[:-1]
+    if len(batch) < -dim:
+        logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
+    elif batch[dim] != 1:
+        return None
+    log_p = logits.transpose(dim - 1, -1).squeeze(-1)
+    # Broadcast (a view) to what log_prob would return: the value's shape against the batch.
+    return log_p.expand(broadcast_shape(log_p.shape, fn.batch_shape))
 
 
 def _sampled_enum_weight(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -298,10 +308,8 @@ class TraceEnum_ELBO(ELBO):
                 check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
             prune_subsample_sites_(guide_trace)
             prune_subsample_sites_(model_trace)
-            _enumerated_categorical_log_probs(model_trace)
-            _enumerated_categorical_log_probs(guide_trace)
-            model_trace.compute_log_prob()
-            guide_trace.compute_log_prob()
+            _compute_log_probs(model_trace)
+            _compute_log_probs(guide_trace)
             if validate:
                 for tr in (model_trace, guide_trace):
                     for site in tr.nodes.values():

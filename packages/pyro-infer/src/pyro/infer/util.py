@@ -75,10 +75,11 @@ def _site_error(site: Dict[str, Any], e: Exception) -> ValueError:
     )
 
 
-def site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
+def site_log_prob(site: Dict[str, Any], with_sum: bool = True) -> torch.Tensor:
     """Compute, store and return the scaled, masked, batch-shaped log-density of ``site``.
 
-    Stores ``unscaled_log_prob``, ``log_prob`` and ``log_prob_sum`` in the site dict, exactly as
+    Stores ``unscaled_log_prob``, ``log_prob`` and (unless ``with_sum`` is false, for callers
+    that never read it) ``log_prob_sum`` in the site dict, as
     :meth:`pyro.poutine.Trace.compute_log_prob` does; a site that has them is not recomputed.
     """
     log_p = site.get("log_prob")
@@ -91,8 +92,9 @@ def site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
     site["unscaled_log_prob"] = raw
     log_p = scale_and_mask(raw, site["scale"], site["mask"])
     site["log_prob"] = log_p
-    # a 0-d log-density is its own sum: no extra autograd node per scalar site
-    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
+    if with_sum:
+        # a 0-d log-density is its own sum: no extra autograd node per scalar site
+        site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
     return log_p
 
 
