@@ -9,6 +9,7 @@ from pyro.optim import PyroOptim
 from pyro.optim.clipped_adam import ClippedAdam as TorchClippedAdam
 from pyro.optim.adagrad_rmsprop import AdagradRMSProp as TorchAdagradRMSProp
 from pyro.optim.pytorch_optimizers import TORCH_OPTIMIZERS
+from pyro.optim.optim import FUSED_BY_DEFAULT
 
 SHAPES = {"w1": (2, 3), "w2": (3, 3), "w3": (4, 2)}
 # step -> names present in that step: w2 appears late, w3 skips a step
@@ -92,7 +93,9 @@ def test_shared_optimizer_equals_one_optimizer_per_param(name):
     optim = getattr(pyro.optim, name)(settings)
     assert isinstance(optim, PyroOptim)
     got = train_pyro(optim)
-    expected = train_by_hand(lambda ps: cls(ps, **settings))
+    # Adam and AdamW run torch's fused kernel by default: compare with the same implementation.
+    fused = {"fused": True} if cls in FUSED_BY_DEFAULT else {}
+    expected = train_by_hand(lambda ps: cls(ps, **settings, **fused))
     for n in SHAPES:
         assert not torch.equal(got[n], init(n)), f"{name} did not move {n}"
         assert torch.equal(got[n], expected[n]), f"{name}: {n} differs from a per-param optimizer"
@@ -319,3 +322,29 @@ def test_steps_params_on_cuda():
             cpu_optim([a.unconstrained(), b.unconstrained()])
         for n in ("a", "b"):
             assert torch.allclose(got[n].cpu(), pyro.param(n).detach(), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_fused_by_default_and_torch_default_on_request(name):
+    cls = TORCH_OPTIMIZERS[name]
+    fused = train_pyro(getattr(pyro.optim, name)({"lr": 0.05}))
+    pyro.clear_param_store()
+    plain = train_pyro(getattr(pyro.optim, name)({"lr": 0.05, "fused": False}))
+    reference = train_by_hand(lambda ps: cls(ps, lr=0.05))
+    for n in SHAPES:
+        assert torch.equal(plain[n], reference[n])
+        assert torch.allclose(fused[n], reference[n], rtol=1e-6, atol=1e-6)
+
+
+def test_complex_params_keep_the_default_implementation():
+    optim = pyro.optim.Adam({"lr": 0.1})
+    z = pyro.param("z", torch.tensor([1.0 + 1.0j, -2.0j]))
+    (z.abs() ** 2).sum().backward()
+    optim([z.unconstrained()])
+    (group,) = optim._groups
+    assert not group.optimizer.param_groups[0].get("fused")
+    expected = torch.tensor([1.0 + 1.0j, -2.0j], requires_grad=True)
+    ref = torch.optim.Adam([expected], lr=0.1)
+    (expected.abs() ** 2).sum().backward()
+    ref.step()
+    assert torch.equal(pyro.param("z").detach(), expected.detach())

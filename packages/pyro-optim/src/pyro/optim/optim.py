@@ -34,6 +34,21 @@ JOINT_STATE_OPTIMIZERS: tuple = (torch.optim.LBFGS,)
 
 OptimArgs = Union[Dict[str, Any], Callable[..., Dict[str, Any]]]
 
+#: Optimizers that run torch's fused kernel (``fused=True``) unless the settings choose an
+#: implementation themselves (``fused``, ``foreach``, ``differentiable``, ``capturable``). One
+#: kernel updates every parameter of a group: on the CPU a step of Adam over a few parameters
+#: costs about a third of torch's default loop over them, and the saving grows with the number
+#: of parameters. The numbers equal the default implementation's up to rounding (about one unit
+#: in the last place per step); ``{"fused": False}`` restores torch's default exactly.
+FUSED_BY_DEFAULT: tuple = (torch.optim.Adam, torch.optim.AdamW)
+_IMPLEMENTATION_KEYS = frozenset({"fused", "foreach", "differentiable", "capturable"})
+_FUSED_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+
+
+def _fusable(p: torch.Tensor) -> bool:
+    return (p.dtype in _FUSED_DTYPES and p.layout == torch.strided
+            and p.device.type in ("cpu", "cuda"))
+
 
 def _describe(p: torch.Tensor, name: Optional[str]) -> str:
     if name is not None:
@@ -327,6 +342,9 @@ class PyroOptim:
 
     def _new_group(self, p: torch.Tensor, name: Optional[str], saved: Optional[Dict[str, Any]]) -> _Group:
         optim_args = self._get_optim_args(p, name)
+        if (self.pt_optim_constructor in FUSED_BY_DEFAULT and not _IMPLEMENTATION_KEYS & optim_args.keys()
+                and _fusable(p)):
+            optim_args = {**optim_args, "fused": True}
         clip_args = self._get_grad_clip_args(p, name)
         optimizer = self.pt_optim_constructor([p], **optim_args)
         scheduler = self._make_scheduler(optimizer)
