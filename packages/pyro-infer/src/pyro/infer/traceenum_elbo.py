@@ -134,7 +134,8 @@ def _masked_unscaled(site: Dict[str, Any]) -> Any:
 def _expectation(cost: Factor, weights: Sequence[Factor]) -> torch.Tensor:
     """``sum(exp(sum(weights)) * cost)`` over every label, broadcasting by label."""
     if not weights:
-        return cost.tensor.sum()
+        tensor = cost.tensor
+        return tensor.sum() if tensor.dim() else tensor
     log_w = product(list(weights))
     labels = tuple(dict.fromkeys(cost.labels + log_w.labels))
     positions = {label: i for i, label in enumerate(labels)}
@@ -233,7 +234,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
             costs[ordinal, frozenset(factor.labels) - ordinal].append(factor)
 
     # ----- expectations under the guide ------------------------------------------------------
-    total: Any = 0.0
+    total: Any = None
     for (ordinal, enum_labels), factors in costs.items():
         cost = product(factors)
         weights = [d for o, d in dice if o <= ordinal]
@@ -251,7 +252,10 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
             included[label] = q
             needed.update(lab for lab in q.labels if lab in q_factors and lab not in included)
         weights.extend(included.values())
-        total = total + _expectation(cost, weights)
+        term = _expectation(cost, weights)
+        total = term if total is None else total + term
+    if total is None:
+        total = torch.zeros(())
     if seq_log_weight is not None:
         total = seq_log_weight.exp() * total
     return total
@@ -353,7 +357,9 @@ class TraceEnum_ELBO(ELBO):
         loss: Any = 0.0
         for elbo in self._particle_elbos(model, guide, args, kwargs):
             loss = loss - elbo
-        loss = torch.as_tensor(loss) * self._scale()
+        loss = torch.as_tensor(loss)
+        if self.num_particles != 1:
+            loss = loss * self._scale()
         warn_if_nan(loss, "loss")
         return loss
 
@@ -363,7 +369,7 @@ class TraceEnum_ELBO(ELBO):
         loss = 0.0
         scale = self._scale()
         for elbo in self._particle_elbos(model, guide, args, kwargs):
-            particle_loss = -elbo * scale
+            particle_loss = -elbo if scale == 1.0 else -elbo * scale
             if isinstance(particle_loss, torch.Tensor):
                 if particle_loss.requires_grad:
                     particle_loss.backward(retain_graph=self.retain_graph)
