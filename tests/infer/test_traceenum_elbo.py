@@ -503,3 +503,25 @@ def test_mixture_on_cuda_matches_cpu():
     loss = TraceEnum_ELBO(max_plate_nesting=1).differentiable_loss(_mixture_model(*cuda), lambda: None)
     assert loss.device.type == "cuda"
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("probs_shape", [(3,), (4, 3), (1, 3)])
+@pytest.mark.parametrize("first_dim", [-2, -3])
+def test_enumerated_categorical_log_probs_equal_log_prob(probs_shape, first_dim):
+    # The ELBO reads enumerated Categorical log-probs from the logits instead of calling
+    # log_prob; both must give the same tensor (values and broadcast shape).
+    from pyro.infer.enum_messenger import EnumMessenger
+    from pyro.infer.traceenum_elbo import _compute_log_probs
+
+    probs = torch.rand(probs_shape) + 0.1
+
+    def model():
+        with pyro.plate("data", 4):
+            pyro.sample("z", dist.Categorical(probs), infer={"enumerate": "parallel"})
+
+    tr = poutine.trace(EnumMessenger(first_available_dim=first_dim)(model)).get_trace()
+    site = tr.nodes["z"]
+    expected = site["fn"].log_prob(site["value"])
+    _compute_log_probs(tr)
+    assert site["log_prob"].shape == expected.shape
+    assert torch.allclose(site["log_prob"], expected)

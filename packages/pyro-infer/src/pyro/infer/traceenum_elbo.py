@@ -109,6 +109,9 @@ def _enumerated_categorical_log_prob(site: Dict[str, Any]) -> Any:
     if value.dim() != -dim or value.shape[0] != k:
         return None
     batch = logits.shape[:-1]
+    if not batch:  # one set of logits (the usual global weights): a single reshape
+        log_p = logits.reshape((k,) + (1,) * (-dim - 1))
+        return log_p.expand(broadcast_shape(log_p.shape, fn.batch_shape))
     if len(batch) < -dim:
         logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
     elif batch[dim] != 1:
