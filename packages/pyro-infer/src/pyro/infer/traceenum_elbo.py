@@ -111,12 +111,12 @@ def _enumerated_categorical_log_prob(site: Dict[str, Any]) -> Any:
     batch = logits.shape[:-1]
     if not batch:  # one set of logits (the usual global weights): a single reshape
         log_p = logits.reshape((k,) + (1,) * (-dim - 1))
-        return log_p.expand(broadcast_shape(log_p.shape, fn.batch_shape))
-    if len(batch) < -dim:
-        logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
-    elif batch[dim] != 1:
-        return None
-    log_p = logits.transpose(dim - 1, -1).squeeze(-1)
+    else:
+        if len(batch) < -dim:
+            logits = logits.reshape((1,) * (-dim - len(batch)) + logits.shape)
+        elif batch[dim] != 1:
+            return None
+        log_p = logits.transpose(dim - 1, -1).squeeze(-1)
     # Broadcast (a view) to what log_prob would return: the value's shape against the batch.
     return log_p.expand(broadcast_shape(log_p.shape, fn.batch_shape))
 
@@ -258,7 +258,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
         term = _expectation(cost, weights)
         total = term if total is None else total + term
     if total is None:
-        total = torch.zeros(())
+        total = 0.0
     if seq_log_weight is not None:
         total = seq_log_weight.exp() * total
     return total
