@@ -39,6 +39,82 @@ def test_tensor_check_is_torchs(constraint):
         assert _check(constraint, part) is bool(constraint.check(part).all())
 
 
+@pytest.mark.parametrize("constraint", CONSTRAINTS + [
+    constraints.independent(constraints.real, 1), constraints.independent(constraints.positive, 2),
+], ids=repr)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
+@pytest.mark.parametrize("shape", [(1,), (2, 3), (4, 1, 2), (40,)])
+def test_small_tensor_check_agrees_with_torch(constraint, dtype, shape):
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.tensor(EDGE_VALUES, dtype=torch.float64)
+    n = math.prod(shape)
+    for trial in range(60):
+        picks = torch.randint(0, len(EDGE_VALUES), (n,), generator=generator)
+        if trial % 3 == 0:  # mostly valid values, so that True verdicts are exercised too
+            picks = picks % 3 + 2
+        value = edges[picks].reshape(shape)
+        if dtype == torch.int64:
+            value = value.nan_to_num(0.0, 9.0, -9.0)
+        value = value.to(dtype)
+        try:
+            expected = bool(constraint.check(value).all())
+        except ValueError:  # too few dims for an independent constraint: torch's error stands
+            with pytest.raises(ValueError):
+                _check(constraint, value)
+            continue
+        assert _check(constraint, value) is expected, (constraint, value)
+
+
+def _simplex_rows(dtype):
+    """Rows on, near and off the simplex, including those within float rounding of the edge."""
+    generator = torch.Generator().manual_seed(1)
+    rows = [torch.softmax(torch.randn(k, generator=generator, dtype=torch.float64), -1)
+            for k in (1, 2, 3, 5, 8, 16)]
+    rows += [torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0])]
+    out = []
+    for row in rows:
+        row = row.to(dtype)
+        out.append(row)
+        for delta in (5e-7, 9e-7, 9.9e-7, 1e-6, 1.01e-6, 2e-6, 1e-3):
+            for sign in (1, -1):
+                shifted = row.clone()
+                shifted[0] = shifted[0] + sign * delta
+                out.append(shifted)
+        bad = row.clone()
+        bad[-1] = -1e-30
+        out.append(bad)
+        for special in (math.nan, math.inf):
+            odd = row.clone()
+            odd[0] = special
+            out.append(odd)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_simplex_check_agrees_with_torch(dtype):
+    rows = _simplex_rows(dtype)
+    verdicts = set()
+    for row in rows:
+        expected = bool(constraints.simplex.check(row).all())
+        verdicts.add(expected)
+        assert _check(constraints.simplex, row) is expected, row
+        batch = row.expand(3, row.shape[0])
+        assert _check(constraints.simplex, batch) is expected
+    assert verdicts == {True, False}
+    # Several rows at once: one bad row makes the verdict False.
+    good = torch.softmax(torch.randn(4, 3), -1).to(dtype)
+    assert _check(constraints.simplex, good) is bool(constraints.simplex.check(good).all())
+    good[2, 1] = -0.1
+    assert _check(constraints.simplex, good) is False
+
+
+def test_categorical_validates_probs_on_the_simplex():
+    probs = torch.softmax(torch.randn(3, requires_grad=True), -1)
+    dist.Categorical(probs)  # normalised: valid
+    with pytest.raises(ValueError, match="parameter probs"):
+        dist.Categorical(torch.tensor([0.5, -0.1, 0.6]))
+
+
 def test_integer_scalars():
     assert _check(constraints.nonnegative_integer, torch.tensor(3))
     assert not _check(constraints.nonnegative_integer, torch.tensor(-1))
