@@ -189,3 +189,34 @@ def test_site_error_names_the_site():
 
     with pytest.raises(ValueError, match="'p'"):
         pyro.poutine.trace(model).get_trace().compute_log_prob()
+
+
+def test_observed_data_checked_again_after_in_place_change():
+    data = torch.rand(100)
+    d = dist.Bernoulli(torch.tensor(0.3)).expand([100])
+    data = (data > 0.5).float()
+    d.log_prob(data)  # valid: remembered
+    d.log_prob(data)
+    data[3] = 0.5  # bumps the version counter
+    with pytest.raises(ValueError, match="support"):
+        d.log_prob(data)
+    data[3] = 1.0
+    d.log_prob(data)
+    # The same tensor under another support is checked against that support.
+    counts = torch.full((100,), 2.0)
+    dist.Poisson(torch.tensor(1.0)).expand([100]).log_prob(counts)
+    with pytest.raises(ValueError, match="support"):
+        dist.Bernoulli(torch.tensor(0.3)).expand([100]).log_prob(counts)
+
+
+def test_sample_shape_errors_match_torchs():
+    d = dist.Normal(torch.zeros(3), 1.0)
+    for bad in (torch.zeros(4), torch.zeros(2, 4)):
+        with pytest.raises(ValueError) as ours:
+            d.log_prob(bad)
+        with pytest.raises(ValueError) as theirs:
+            torch.distributions.Normal(torch.zeros(3), 1.0, validate_args=True).log_prob(bad)
+        assert str(ours.value).split(":")[0] in str(theirs.value)
+    mvn = dist.MultivariateNormal(torch.zeros(2), torch.eye(2))
+    with pytest.raises(ValueError, match="event_shape"):
+        mvn.log_prob(torch.zeros(3))

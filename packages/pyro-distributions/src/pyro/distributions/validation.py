@@ -10,7 +10,9 @@ torch's constraint uses (so NaN, infinities and integer checks come out the same
 accepted in Python only when the row sums are within 1e-6 of one by a margin that covers
 float32 rounding of torch's sum; a borderline or failing row goes to torch's check, which has
 the last word. Anything else (longer tensors, other devices, constraints not listed here,
-tracing by the JIT) goes through torch's own check, unchanged.
+tracing by the JIT) goes through torch's own check, unchanged. A longer value found inside a
+support is remembered by identity and version counter, so the observed data of a model are
+checked once, not at every step (an in-place change to them bumps the version: checked again).
 
 The wrappers of :mod:`pyro.distributions.torch` build each distribution with torch's
 validation off and then call :func:`validate_args` here; their ``_validate_sample`` is
@@ -21,6 +23,7 @@ outer distribution's, which are.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -91,10 +94,6 @@ def _remember_shared() -> None:
 
 
 _remember_shared()
-
-
-def _is_cpu_scalar(value: Any) -> bool:
-    return type(value) is torch.Tensor and value.dim() == 0 and value.is_cpu
 
 
 # Up to this many elements, reading a CPU tensor into Python and comparing there costs less
@@ -190,22 +189,66 @@ def validate_args(d: Any) -> None:
             )
 
 
+# Tensors found inside a support, by identity: ``id -> (weak reference, version, support)``.
+# Observed data are the same tensor at every step of an inference loop; checking them again
+# would cost a pass over all of them (and, on a GPU, a device sync) per step. An in-place change
+# bumps the tensor's version counter, so a changed tensor is checked again.
+_KNOWN_VALID: Dict[int, Tuple[Any, int, Any]] = {}
+_KNOWN_VALID_MAX = 256
+
+
+def _known_valid(value: torch.Tensor, support: Any) -> bool:
+    entry = _KNOWN_VALID.get(id(value))
+    return (entry is not None and entry[0]() is value and entry[2] is support
+            and entry[1] == value._version)
+
+
+def _remember_valid(value: torch.Tensor, support: Any) -> None:
+    if len(_KNOWN_VALID) >= _KNOWN_VALID_MAX:
+        _KNOWN_VALID.clear()
+    _KNOWN_VALID[id(value)] = (weakref.ref(value), value._version, support)
+
+
 def validate_sample(d: Any, value: Any) -> None:
     """Check a value given to ``d.log_prob`` (and the like): its shape, then its support.
 
-    A CPU scalar with a scalar event is checked in Python; anything else by torch's own
-    ``_validate_sample``.
+    Same checks and verdicts as torch's ``Distribution._validate_sample``. The support check
+    uses :func:`_check`'s fast paths, and a tensor of more than a few elements found valid is
+    remembered (by identity and version counter) so that the same observed data are not
+    checked again at every step.
+
+    Raises:
+        ValueError: the value's shape does not match the event shape or broadcast with the
+            batch shape, or it has values outside the support.
     """
-    if not (_is_cpu_scalar(value) and not d._event_shape) or _tracing():
+    if type(value) is not torch.Tensor or _tracing() or value.is_inference():
         torch.distributions.Distribution._validate_sample(d, value)
         return
+    shape = value.shape
+    event_shape = d._event_shape
+    if shape[len(shape) - len(event_shape):] != event_shape:
+        raise ValueError(
+            f"The right-most size of value must match event_shape: {shape} vs {event_shape}."
+        )
+    expected = d._batch_shape + event_shape
+    for i, j in zip(reversed(shape), reversed(expected)):
+        if i != 1 and j != 1 and i != j:
+            raise ValueError(
+                f"Value is not broadcastable with batch_shape+event_shape: {shape} vs {expected}."
+            )
     try:
         support = d.support
     except NotImplementedError:
         torch.distributions.Distribution._validate_sample(d, value)  # warns as torch does
         return
+    large = value.numel() > _SMALL
+    if large and _known_valid(value, support):
+        return
     if not _check(support, value):
         raise ValueError(
-            f"Expected value argument ({type(value).__name__} of shape ()) to be within the "
-            f"support ({support!r}) of the distribution {d!r}, but found invalid values:\n{value}"
+            f"Expected value argument ({type(value).__name__} of shape {tuple(shape)}) to be "
+            f"within the support ({support!r}) of the distribution {d!r}, but found invalid "
+            f"values:\n{value}"
         )
+    if large:
+        _remember_valid(value, support)
