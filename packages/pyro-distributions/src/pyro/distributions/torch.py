@@ -213,7 +213,7 @@ def _normal_log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
         self._validate_sample(value)
     scale = self.scale
     z = (value - self.loc) / scale
-    return torch.addcmul(-(scale.log() + _HALF_LOG_2PI), z, z, value=-0.5)
+    return torch.addcmul(-_HALF_LOG_2PI - scale.log(), z, z, value=-0.5)
 
 
 _NAMES = [

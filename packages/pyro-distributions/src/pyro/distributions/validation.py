@@ -113,7 +113,9 @@ def _simplex_rows_ok(value: torch.Tensor) -> bool:
         return False
     k = value.shape[-1]
     tol = _SIMPLEX_TOL * (1 - 1e-7) - (k + 1) * unit * 1.01
-    for row in value.reshape(-1, k).tolist():
+    ndim = value.dim()
+    rows = [value.tolist()] if ndim == 1 else (value if ndim == 2 else value.reshape(-1, k)).tolist()
+    for row in rows:
         total = 0.0
         for x in row:
             if not x >= 0:
@@ -144,7 +146,8 @@ def _check(constraint: Any, value: Any) -> bool:
                 else:
                     predicate = _predicate(constraint)
                     if predicate is not None:
-                        return all(map(predicate, value.reshape(-1).tolist()))
+                        flat = value if value.dim() == 1 else value.reshape(-1)
+                        return all(map(predicate, flat.tolist()))
     return bool(torch._is_all_true(constraint.check(value)))
 
 

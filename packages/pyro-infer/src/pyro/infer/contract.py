@@ -145,7 +145,9 @@ def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int])
     factors = list(factors)
     local = set(local)
     while local:
-        if len(local) <= _GREEDY_LIMIT:
+        if len(local) == 1:
+            label = next(iter(local))
+        elif len(local) <= _GREEDY_LIMIT:
             best, best_cost = None, None
             for label in local:
                 involved = [f for f in factors if label in f.labels]

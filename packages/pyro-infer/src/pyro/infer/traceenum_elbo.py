@@ -335,10 +335,11 @@ class TraceEnum_ELBO(ELBO):
     def _particle_elbos(self, model: Callable, guide: Callable, args: tuple,
                         kwargs: dict) -> Iterator[Any]:
         for pairs in self._get_traces(model, guide, args, kwargs):
-            elbo: Any = 0.0
+            elbo: Any = None
             for model_trace, guide_trace in pairs:
-                elbo = elbo + compute_enum_elbo(model_trace, guide_trace)
-            yield elbo
+                term = compute_enum_elbo(model_trace, guide_trace)
+                elbo = term if elbo is None else elbo + term
+            yield 0.0 if elbo is None else elbo
 
     def _scale(self) -> float:
         return 1.0 / self.num_particles

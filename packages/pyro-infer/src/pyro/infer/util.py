@@ -198,11 +198,24 @@ class MultiFrameTensor(dict):
 
 
 # ----- model/guide checks ---------------------------------------------------------------------
-def _latent_names(trace: Any, subsample: bool = False) -> set:
-    return {
-        name for name, site in trace.nodes.items()
-        if site["type"] == "sample" and not site["is_observed"] and _is_subsample(site) == subsample
-    }
+def _sample_names(trace: Any) -> Tuple[set, set, set, set]:
+    """One pass over ``trace``: (sample sites, latent sites, auxiliary/enumerated sites, latent
+    plate subsample sites); subsample sites are in the last set only."""
+    sites, latent, marked, plates = set(), set(), set(), set()
+    for name, site in trace.nodes.items():
+        if site["type"] != "sample":
+            continue
+        if _is_subsample(site):
+            if not site["is_observed"]:
+                plates.add(name)
+            continue
+        sites.add(name)
+        if not site["is_observed"]:
+            latent.add(name)
+        infer = site["infer"]
+        if infer.get("is_auxiliary") or infer.get("_enumerate_dim") is not None:
+            marked.add(name)
+    return sites, latent, marked, plates
 
 
 def check_model_guide_match(model_trace: Any, guide_trace: Any,
@@ -218,13 +231,13 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
         ValueError: a shared site has different event dims, or batch shapes that differ inside
             the rightmost ``max_plate_nesting`` dims.
     """
-    guide_vars = {n for n, s in guide_trace.nodes.items() if s["type"] == "sample" and not _is_subsample(s)}
-    aux_vars = {n for n in guide_vars if guide_trace.nodes[n]["infer"].get("is_auxiliary")}
-    model_vars = _latent_names(model_trace)
-    enum_vars = {
-        n for n in model_vars
-        if n not in guide_vars and model_trace.nodes[n]["infer"].get("_enumerate_dim") is not None
-    }
+    guide_vars, _, aux_marked, guide_plates = _sample_names(guide_trace)
+    _, model_vars, model_marked, model_plates = _sample_names(model_trace)
+    guide_nodes = guide_trace.nodes
+    aux_vars = {n for n in aux_marked if guide_nodes[n]["infer"].get("is_auxiliary")}
+    # enumerated by the model itself: not expected in the guide
+    enum_vars = {n for n in model_marked - guide_vars
+                 if model_trace.nodes[n]["infer"].get("_enumerate_dim") is not None}
     if aux_vars & model_vars:
         warnings.warn(f"Found auxiliary vars in the model: {sorted(aux_vars & model_vars)}")
     extra = guide_vars - aux_vars - model_vars
@@ -267,7 +280,7 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
                 f"{torch.Size(m_shape)} vs {torch.Size(g_shape)}"
             )
 
-    plates_missing = _latent_names(guide_trace, True) - _latent_names(model_trace, True)
+    plates_missing = guide_plates - model_plates
     if plates_missing:
         warnings.warn(f"Found plate statements in guide but not model: {sorted(plates_missing)}")
 
