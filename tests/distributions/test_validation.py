@@ -220,3 +220,14 @@ def test_sample_shape_errors_match_torchs():
     mvn = dist.MultivariateNormal(torch.zeros(2), torch.eye(2))
     with pytest.raises(ValueError, match="event_shape"):
         mvn.log_prob(torch.zeros(3))
+
+
+def test_only_shared_supports_are_remembered():
+    from pyro.distributions.validation import _KNOWN_VALID
+
+    low = torch.tensor(0.0, requires_grad=True)
+    value = torch.rand(100)
+    dist.Uniform(low, low + 1.0).expand([100]).log_prob(value)
+    assert id(value) not in _KNOWN_VALID  # its support holds `low`, with autograd history
+    dist.Normal(0.0, 1.0).expand([100]).log_prob(value)
+    assert id(value) in _KNOWN_VALID

@@ -192,7 +192,8 @@ def validate_args(d: Any) -> None:
             )
 
 
-# Tensors found inside a support, by identity: ``id -> (weak reference, version, support)``.
+# Tensors found inside a shared support (``constraints.real``, ``boolean``, ...), by identity:
+# ``id -> (weak reference, version, support)``.
 # Observed data are the same tensor at every step of an inference loop; checking them again
 # would cost a pass over all of them (and, on a GPU, a device sync) per step. An in-place change
 # bumps the tensor's version counter, so a changed tensor is checked again.
@@ -207,6 +208,11 @@ def _known_valid(value: torch.Tensor, support: Any) -> bool:
 
 
 def _remember_valid(value: torch.Tensor, support: Any) -> None:
+    shared = _SHARED.get(id(support))
+    if shared is None or shared[0] is not support:
+        # A support built per distribution (an interval between tensors, say) may hold tensors
+        # with autograd history: not kept alive here.
+        return
     if len(_KNOWN_VALID) >= _KNOWN_VALID_MAX:
         _KNOWN_VALID.clear()
     _KNOWN_VALID[id(value)] = (weakref.ref(value), value._version, support)
