@@ -46,11 +46,15 @@ class ScoreParts(NamedTuple):
     def scale_and_mask(self, scale: Any = 1.0, mask: Any = None) -> "ScoreParts":
         """Return the parts with the log-prob and entropy term scaled and all three masked.
 
-        The score function is masked but not scaled: it multiplies an already scaled cost.
+        The score function is masked but not scaled: it multiplies an already scaled cost. An
+        entropy term that is the log-prob itself comes back as the same (scaled) tensor.
         """
         log_prob = scale_and_mask(self.log_prob, scale, mask)
         score_function = self.score_function
         if isinstance(score_function, torch.Tensor):
             score_function = scale_and_mask(score_function, 1.0, mask)
-        entropy_term = scale_and_mask(self.entropy_term, scale, mask)
+        if self.entropy_term is self.log_prob:
+            entropy_term = log_prob
+        else:
+            entropy_term = scale_and_mask(self.entropy_term, scale, mask)
         return ScoreParts(log_prob, score_function, entropy_term)

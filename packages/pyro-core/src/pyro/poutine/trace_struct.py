@@ -7,7 +7,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import torch
 
-from pyro.ops.score_parts import ScoreParts, scale_and_mask
+from pyro.ops.score_parts import scale_and_mask
+from pyro.poutine.site_densities import raw_log_prob, site_log_prob, site_score_parts
 
 
 def _all_sites(name: str, site: Dict[str, Any]) -> bool:
@@ -16,34 +17,6 @@ def _all_sites(name: str, site: Dict[str, Any]) -> bool:
 
 def _is_subsample(site: Dict[str, Any]) -> bool:
     return type(site["fn"]).__name__ == "_Subsample"
-
-
-def _site_log_prob(site: Dict[str, Any]) -> torch.Tensor:
-    fn = site["fn"]
-    value = site["value"]
-    try:
-        log_p = fn.log_prob(value, *site["args"], **site["kwargs"])
-    except ValueError as e:
-        shapes = _shape_note(site)
-        raise ValueError(f"Error while computing log_prob at site '{site['name']}':\n{e}\n{shapes}") from e
-    return log_p
-
-
-def _shape_note(site: Dict[str, Any]) -> str:
-    fn = site["fn"]
-    value = site["value"]
-    batch = tuple(getattr(fn, "batch_shape", ()))
-    event = tuple(getattr(fn, "event_shape", ()))
-    vshape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-    return f"batch_shape={batch} event_shape={event} value.shape={vshape}"
-
-
-def _fallback_score_parts(fn: Any, log_p: torch.Tensor) -> ScoreParts:
-    # A distribution without score_parts (e.g. a plain torch one): reparameterised samples carry
-    # their gradient in the value, the others need the score function.
-    if getattr(fn, "has_rsample", False):
-        return ScoreParts(log_prob=log_p, score_function=0, entropy_term=log_p)
-    return ScoreParts(log_prob=log_p, score_function=log_p, entropy_term=0)
 
 
 class Trace:
@@ -233,52 +206,28 @@ class Trace:
             if "log_prob_sum" in site:
                 total = total + site["log_prob_sum"]
                 continue
-            log_p = _site_log_prob(site)
-            log_p = scale_and_mask(log_p, site["scale"], site["mask"])
+            log_p = scale_and_mask(raw_log_prob(site), site["scale"], site["mask"])
             total = total + (log_p.sum() if isinstance(log_p, torch.Tensor) else log_p)
         return total if isinstance(total, torch.Tensor) else torch.tensor(total)
 
     def compute_log_prob(self, site_filter: Callable[[str, Dict], bool] = _all_sites) -> None:
         """Store ``log_prob`` (scaled and masked, batch-shaped) and ``log_prob_sum`` at sample sites.
 
-        Also stores ``unscaled_log_prob``. Sites that already have them are left as they are.
+        Also stores ``unscaled_log_prob``. What a site already has is not recomputed.
         """
         for name, site in self.nodes.items():
-            if site["type"] != "sample" or "log_prob" in site or not site_filter(name, site):
-                continue
-            log_p = _site_log_prob(site)
-            site["unscaled_log_prob"] = log_p
-            log_p = scale_and_mask(log_p, site["scale"], site["mask"])
-            site["log_prob"] = log_p
-            site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) else log_p
+            if site["type"] == "sample" and site_filter(name, site):
+                site_log_prob(site)
 
     def compute_score_parts(self) -> None:
         """Store ``score_parts`` (log_prob, score function, entropy term; scaled and masked).
 
-        Used by the ELBOs to build surrogate losses. Also stores ``log_prob`` and
-        ``unscaled_log_prob`` at each sample site.
+        Used by the ELBOs to build surrogate losses. Also stores ``log_prob``,
+        ``unscaled_log_prob`` and ``log_prob_sum`` at each sample site.
         """
-        for name, site in self.nodes.items():
-            if site["type"] != "sample" or "score_parts" in site:
-                continue
-            fn = site["fn"]
-            score_parts_fn = getattr(fn, "score_parts", None)
-            try:
-                if score_parts_fn is not None:
-                    parts = score_parts_fn(site["value"], *site["args"], **site["kwargs"])
-                else:
-                    parts = _fallback_score_parts(fn, _site_log_prob(site))
-            except ValueError as e:
-                raise ValueError(
-                    f"Error while computing score_parts at site '{name}':\n{e}\n{_shape_note(site)}"
-                ) from e
-            site["unscaled_log_prob"] = parts.log_prob
-            parts = parts.scale_and_mask(site["scale"], site["mask"])
-            site["score_parts"] = parts
-            site["log_prob"] = parts.log_prob
-            site["log_prob_sum"] = (
-                parts.log_prob.sum() if isinstance(parts.log_prob, torch.Tensor) else parts.log_prob
-            )
+        for site in self.nodes.values():
+            if site["type"] == "sample":
+                site_score_parts(site)
 
     def detach_(self) -> None:
         """Detach every site value in place (keeps values, drops their autograd history)."""

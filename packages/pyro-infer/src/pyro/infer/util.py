@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 import torch
 
-from pyro.ops.score_parts import ScoreParts, scale_and_mask
+from pyro.poutine.site_densities import site_log_prob, site_score_parts
 from pyro.util import is_validation_enabled
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "get_plate_stacks",
     "is_identically_zero",
     "is_validation_enabled",
+    "site_log_prob",
     "site_score_parts",
     "torch_item",
     "zero_grads",
@@ -55,86 +56,6 @@ def torch_backward(x: Any, retain_graph: Optional[bool] = None) -> None:
 
 def _is_subsample(site: Dict[str, Any]) -> bool:
     return type(site["fn"]).__name__ == "_Subsample"
-
-
-# ----- per-site log-densities -----------------------------------------------------------------
-def _fallback_parts(fn: Any, log_p: torch.Tensor) -> ScoreParts:
-    if getattr(fn, "has_rsample", False):
-        return ScoreParts(log_p, 0, log_p)
-    return ScoreParts(log_p, log_p, 0)
-
-
-def _site_error(site: Dict[str, Any], e: Exception) -> ValueError:
-    fn = site["fn"]
-    value = site["value"]
-    vshape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-    return ValueError(
-        f"Error while computing log_prob at site '{site['name']}': {e}\n"
-        f"batch_shape={tuple(getattr(fn, 'batch_shape', ()))} "
-        f"event_shape={tuple(getattr(fn, 'event_shape', ()))} value.shape={vshape}"
-    )
-
-
-def site_log_prob(site: Dict[str, Any], with_sum: bool = True) -> torch.Tensor:
-    """Compute, store and return the scaled, masked, batch-shaped log-density of ``site``.
-
-    Stores ``unscaled_log_prob``, ``log_prob`` and (unless ``with_sum`` is false, for callers
-    that never read it) ``log_prob_sum`` in the site dict, as
-    :meth:`pyro.poutine.Trace.compute_log_prob` does; a site that has them is not recomputed.
-    """
-    log_p = site.get("log_prob")
-    if log_p is not None:
-        return log_p
-    try:
-        raw = site["fn"].log_prob(site["value"], *site["args"], **site["kwargs"])
-    except ValueError as e:
-        raise _site_error(site, e) from e
-    site["unscaled_log_prob"] = raw
-    log_p = scale_and_mask(raw, site["scale"], site["mask"])
-    site["log_prob"] = log_p
-    if with_sum:
-        # a 0-d log-density is its own sum: no extra autograd node per scalar site
-        site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
-    return log_p
-
-
-def site_score_parts(site: Dict[str, Any]) -> ScoreParts:
-    """Compute, store and return the scaled, masked :class:`ScoreParts` of a guide ``site``.
-
-    Also stores ``unscaled_log_prob``, ``log_prob`` and ``log_prob_sum``, as
-    :meth:`pyro.poutine.Trace.compute_score_parts` does. When the entropy term is the log-density
-    itself (reparameterised sites) the scaled entropy term is the very same tensor, so callers can
-    recognise it with ``is`` and sum it once.
-    """
-    parts = site.get("score_parts")
-    if parts is not None:
-        return parts
-    fn = site["fn"]
-    try:
-        score_parts = getattr(fn, "score_parts", None)
-        if score_parts is not None:
-            raw = score_parts(site["value"], *site["args"], **site["kwargs"])
-        else:
-            raw = _fallback_parts(fn, fn.log_prob(site["value"], *site["args"], **site["kwargs"]))
-    except ValueError as e:
-        raise _site_error(site, e) from e
-    scale, mask = site["scale"], site["mask"]
-    log_p = scale_and_mask(raw.log_prob, scale, mask)
-    entropy = raw.entropy_term
-    if entropy is raw.log_prob:
-        entropy = log_p
-    elif not is_identically_zero(entropy):
-        entropy = scale_and_mask(entropy, scale, mask)
-    score = raw.score_function
-    if mask is not None and isinstance(score, torch.Tensor):
-        score = scale_and_mask(score, 1.0, mask)
-    parts = ScoreParts(log_p, score, entropy)
-    site["unscaled_log_prob"] = raw.log_prob
-    site["score_parts"] = parts
-    site["log_prob"] = log_p
-    # a 0-d log-density is its own sum: no extra autograd node per scalar site
-    site["log_prob_sum"] = log_p.sum() if isinstance(log_p, torch.Tensor) and log_p.dim() else log_p
-    return parts
 
 
 # ----- plates ---------------------------------------------------------------------------------
