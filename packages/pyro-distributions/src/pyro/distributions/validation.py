@@ -139,6 +139,8 @@ def _check(constraint: Any, value: Any) -> bool:
                 if _simplex_rows_ok(value):
                     return True
             else:
+                # An independent constraint holds where its base holds for every element (given
+                # enough dims; with too few, torch's check raises its own error).
                 while type(constraint) is _C._IndependentConstraint:
                     if value.dim() < constraint.reinterpreted_batch_ndims:
                         break
