@@ -37,8 +37,8 @@ def clear_param_store() -> None:
     _PYRO_PARAM_STORE.clear()
 
 
-def sample(name: str, fn: Any, *args: Any, obs: Any = None, infer: Optional[Dict[str, Any]] = None,
-           **kwargs: Any) -> Any:
+def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[torch.Tensor] = None,
+           infer: Optional[Dict[str, Any]] = None, **kwargs: Any) -> Any:
     """Draw (or observe) the random variable ``name`` from ``fn``; handlers may intercept it.
 
     Args:
@@ -47,11 +47,17 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, infer: Optional[Dict
             stochastic function.
         *args, **kwargs: passed to ``fn`` when it is called.
         obs: an observed value; the site is then conditioned on it.
+        obs_mask: a bool tensor broadcastable with ``fn.batch_shape``, for partly observed data:
+            where True the event is conditioned on ``obs`` (site ``name + "_observed"``), where
+            False it is a latent variable (site ``name + "_unobserved"``, which a guide should
+            sample), and ``name`` becomes a deterministic site holding the interleaved value.
         infer: settings for inference algorithms, e.g. ``{"enumerate": "parallel"}``.
 
     Returns:
         The sampled or observed value.
     """
+    if obs_mask is not None:
+        return _masked_observe(name, fn, obs, obs_mask, args, infer, kwargs)
     if not _PYRO_STACK:
         if obs is not None:
             if not (infer and infer.get("_deterministic")):
@@ -69,6 +75,27 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, infer: Optional[Dict
     }
     apply_stack(msg)
     return msg["value"]
+
+
+def _masked_observe(name: str, fn: Any, obs: Any, obs_mask: Any, args: tuple,
+                    infer: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> torch.Tensor:
+    """``sample(name, fn, obs=obs, obs_mask=obs_mask)``: two masked sites and their interleaving."""
+    from pyro.poutine.mask_messenger import MaskMessenger
+
+    if not isinstance(obs_mask, torch.Tensor) or obs_mask.dtype != torch.bool:
+        raise ValueError(
+            f"site '{name}': obs_mask must be a bool tensor, got "
+            f"{obs_mask.dtype if isinstance(obs_mask, torch.Tensor) else type(obs_mask).__name__}"
+        )
+    if obs is None:
+        raise ValueError(f"site '{name}': obs_mask needs obs (the values where the mask is True)")
+    with MaskMessenger(mask=obs_mask):
+        observed = sample(f"{name}_observed", fn, *args, obs=obs, infer=infer, **kwargs)
+    with MaskMessenger(mask=~obs_mask):
+        unobserved = sample(f"{name}_unobserved", fn, *args, infer=infer, **kwargs)
+    event_dim = len(getattr(fn, "event_shape", ()))
+    batch_mask = obs_mask.reshape(obs_mask.shape + (1,) * event_dim)
+    return deterministic(name, torch.where(batch_mask, observed, unobserved), event_dim=event_dim)
 
 
 def param(
