@@ -273,16 +273,11 @@ def _mixture_data(n=1000):
     return centers[torch.randint(0, K, (n,))] + 0.7 * torch.randn(n)
 
 
-@bench("infer.svi_mixture_enum", target=("torch", 1.5))
-def svi_mixture_enum():
-    """SVI step (TraceEnum_ELBO) of a K=3 1-D Gaussian mixture, 1,000 points, MLE params."""
+def _mixture_model_and_guide():
     import pyro
     import pyro.distributions as dist
     import torch
-    from pyro.infer import TraceEnum_ELBO
     from torch.distributions import constraints
-
-    data = _mixture_data()
 
     def model(data):
         weights = pyro.param("weights", torch.ones(K) / K, constraint=constraints.simplex)
@@ -295,12 +290,20 @@ def svi_mixture_enum():
     def guide(data):
         pass
 
+    return model, guide, _mixture_data()
+
+
+@bench("infer.svi_mixture_enum", target=("torch", 1.5))
+def svi_mixture_enum():
+    """SVI step (TraceEnum_ELBO) of a K=3 1-D Gaussian mixture, 1,000 points, MLE params."""
+    from pyro.infer import TraceEnum_ELBO
+
+    model, guide, data = _mixture_model_and_guide()
     step = _svi(model, guide, loss=TraceEnum_ELBO(max_plate_nesting=1))
     return lambda: step(data)
 
 
-@svi_mixture_enum.torch
-def _():
+def _mixture_twin():
     import torch
     from torch.distributions import Normal, constraints, transform_to
 
@@ -316,6 +319,22 @@ def _():
         return -torch.logsumexp(log_joint, -1).sum()
 
     return _torch_step([w_u, locs, s_u], loss)
+
+
+svi_mixture_enum.torch(_mixture_twin)
+
+
+@bench("infer.svi_mixture_enum_jit", target=None)
+def svi_mixture_enum_jit():
+    """The same mixture step under JitTraceEnum_ELBO (the loss compiled by the JIT tracer)."""
+    from pyro.infer import JitTraceEnum_ELBO
+
+    model, guide, data = _mixture_model_and_guide()
+    step = _svi(model, guide, loss=JitTraceEnum_ELBO(max_plate_nesting=1, ignore_jit_warnings=True))
+    return lambda: step(data)
+
+
+svi_mixture_enum_jit.torch(_mixture_twin)
 
 
 # ----- Importance sampling and Predictive, 1,000 samples -----------------------------------------

@@ -525,3 +525,68 @@ def test_enumerated_categorical_log_probs_equal_log_prob(probs_shape, first_dim)
     _compute_log_probs(tr)
     assert site["log_prob"].shape == expected.shape
     assert torch.allclose(site["log_prob"], expected)
+
+
+# ----- JitTraceEnum_ELBO: the compiled loss is TraceEnum_ELBO's --------------------------------
+def _param_hmm(obs):
+    init, trans, locs, _ = _hmm_setup()
+    simplex = torch.distributions.constraints.simplex
+
+    @config_enumerate
+    def model(obs):
+        # clones: the store keeps an unconstrained initial value itself, and Adam updates it
+        p_init = pyro.param("init", init.clone(), constraint=simplex)
+        p_trans = pyro.param("trans", trans.clone(), constraint=simplex)
+        p_locs = pyro.param("locs", locs.clone())
+        x = None
+        for t in pyro.markov(range(len(obs))):
+            probs = p_init if x is None else p_trans[x]
+            x = pyro.sample(f"x_{t}", dist.Categorical(probs))
+            pyro.sample(f"y_{t}", dist.Normal(p_locs[x], 1.0), obs=obs[t])
+
+    return model
+
+
+def test_jit_traceenum_matches_traceenum_and_the_forward_algorithm():
+    from pyro.infer import JitTraceEnum_ELBO
+
+    obs = _hmm_setup()[3]
+    model = _param_hmm(obs)
+    pyro.clear_param_store()
+    jit_elbo = JitTraceEnum_ELBO(max_plate_nesting=0, ignore_jit_warnings=True)
+    elbo = TraceEnum_ELBO(max_plate_nesting=0)
+    names = ["init", "trans", "locs"]
+    for step in range(3):  # the params change between calls: they are inputs, not constants
+        jit_loss = jit_elbo.differentiable_loss(model, lambda obs: None, obs)
+        loss = elbo.differentiable_loss(model, lambda obs: None, obs)
+        leaves = [pyro.param(n).unconstrained() for n in names]
+        expected = -_forward_algorithm(pyro.param("init"), pyro.param("trans"),
+                                       pyro.param("locs"), obs)
+        assert jit_loss.item() == pytest.approx(expected.item(), rel=1e-6)
+        assert jit_elbo.loss(model, lambda obs: None, obs) == pytest.approx(expected.item(), rel=1e-6)
+        jit_grads = torch.autograd.grad(jit_loss, leaves)
+        grads = torch.autograd.grad(loss, leaves)
+        for g, e in zip(jit_grads, grads):
+            assert torch.allclose(g, e, atol=1e-5)
+        with torch.no_grad():
+            for leaf, g in zip(leaves, grads):
+                leaf -= 0.5 * g
+    assert "_jit_cache" in jit_elbo.__dict__
+
+
+def test_jit_traceenum_svi_steps_equal_traceenum_steps():
+    from pyro.infer import SVI, JitTraceEnum_ELBO
+    from pyro.optim import Adam
+
+    obs = _hmm_setup()[3]
+    model = _param_hmm(obs)
+    results = []
+    for Elbo in (TraceEnum_ELBO, JitTraceEnum_ELBO):
+        pyro.clear_param_store()
+        svi = SVI(model, lambda obs: None, Adam({"lr": 0.05}),
+                  Elbo(max_plate_nesting=0, ignore_jit_warnings=True))
+        losses = [svi.step(obs) for _ in range(5)]
+        results.append((losses, pyro.param("locs").detach().clone()))
+    (losses, locs), (jit_losses, jit_locs) = results
+    assert jit_losses == pytest.approx(losses, rel=1e-5)
+    assert torch.allclose(jit_locs, locs, atol=1e-5)

@@ -19,9 +19,9 @@ __all__ += ["ELBO", "JitTrace_ELBO", "SVI", "TraceGraph_ELBO", "TraceMeanField_E
 
 # --- enumeration ---------------------------------------------------------------------------
 from pyro.infer.enum import config_enumerate
-from pyro.infer.traceenum_elbo import TraceEnum_ELBO
+from pyro.infer.traceenum_elbo import JitTraceEnum_ELBO, TraceEnum_ELBO
 
-__all__ += ["TraceEnum_ELBO", "config_enumerate"]
+__all__ += ["JitTraceEnum_ELBO", "TraceEnum_ELBO", "config_enumerate"]
 
 # --- sampling-based inference, guides, prediction ------------------------------------------
 from pyro.infer.abstract_infer import EmpiricalMarginal, TracePosterior

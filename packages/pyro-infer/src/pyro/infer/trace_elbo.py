@@ -9,6 +9,7 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.util import (
+    JitCompiledLoss,
     MultiFrameTensor,
     get_importance_trace,
     is_identically_zero,
@@ -176,7 +177,7 @@ def _backward(x: Any, retain_graph: Any) -> None:
         x.backward(retain_graph=retain_graph)
 
 
-class JitTrace_ELBO(Trace_ELBO):
+class JitTrace_ELBO(JitCompiledLoss, Trace_ELBO):
     """:class:`Trace_ELBO` with the loss computation compiled by the PyTorch JIT tracer.
 
     The first step traces one run of the guide and the model (per set of keyword arguments and
@@ -187,12 +188,7 @@ class JitTrace_ELBO(Trace_ELBO):
     warnings, ``jit_options`` go to :func:`torch.jit.trace`.
     """
 
-    def _compiled(self, model: Callable, guide: Callable) -> Any:
-        cache = getattr(self, "_jit_cache", None)
-        if cache is not None and cache[0] is model and cache[1] is guide:
-            return cache[2]
-        from pyro.infer.util import jit_compile
-
+    def _jit_loss_fn(self, model: Callable, guide: Callable) -> Callable:
         elbo = weakref.ref(self)
 
         def loss_and_surrogate(*args: Any, **kwargs: Any) -> Tuple[Any, Any]:
@@ -200,10 +196,7 @@ class JitTrace_ELBO(Trace_ELBO):
                 elbo(), model, guide, args, kwargs, backward=False)
             return torch.as_tensor(loss), torch.as_tensor(surrogate_loss)
 
-        compiled = jit_compile(loss_and_surrogate, ignore_warnings=self.ignore_jit_warnings,
-                               jit_options=self.jit_options)
-        self._jit_cache = (model, guide, compiled)
-        return compiled
+        return loss_and_surrogate
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
         loss, surrogate_loss = self._compiled(model, guide)(*args, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections import defaultdict
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tuple
 
@@ -15,6 +16,7 @@ from pyro.infer.elbo import ELBO
 from pyro.infer.enum import iter_discrete_traces
 from pyro.infer.enum_messenger import EnumMessenger
 from pyro.infer.util import (
+    JitCompiledLoss,
     check_model_guide_match,
     check_site_shape,
     is_validation_enabled,
@@ -26,7 +28,7 @@ from pyro.ops.score_parts import scale_and_mask
 from pyro.poutine.handlers import infer_config, replay, trace
 from pyro.util import warn_if_nan
 
-__all__ = ["TraceEnum_ELBO"]
+__all__ = ["JitTraceEnum_ELBO", "TraceEnum_ELBO"]
 
 _NO_LABELS: Dict[int, str] = {}
 
@@ -404,6 +406,48 @@ class TraceEnum_ELBO(ELBO):
                 "compute_marginals does not support sequentially enumerated guide sites")
         model_trace, guide_trace = pairs[0]
         return compute_site_marginals(model_trace, guide_trace, int(self.max_plate_nesting))
+
+
+class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
+    """:class:`TraceEnum_ELBO` with the loss computation compiled by the PyTorch JIT tracer.
+
+    The first call traces one run of the guide and the model (per set of keyword arguments and
+    argument shapes); later calls run the compiled graph, which repeats the enumeration and the
+    contraction without the Python of the handlers. As for :class:`JitTrace_ELBO`, the model
+    and guide must be static, positional arguments tensors, and keyword arguments constants;
+    params (``pyro.param``) are inputs of the graph, other tensors a closure reads are baked in
+    as constants. ``ignore_jit_warnings`` and ``jit_options`` are honoured.
+    """
+
+    def _jit_loss_fn(self, model: Callable, guide: Callable) -> Callable:
+        elbo = weakref.ref(self)
+
+        def loss_fn(*args: Any, **kwargs: Any) -> torch.Tensor:
+            return TraceEnum_ELBO.differentiable_loss(elbo(), model, guide, *args, **kwargs)
+
+        return loss_fn
+
+    def differentiable_loss(self, model: Callable, guide: Callable, *args: Any,
+                            **kwargs: Any) -> torch.Tensor:
+        """Return the negative ELBO as a differentiable tensor, from the compiled graph."""
+        return self._compiled(model, guide)(*args, **kwargs)
+
+    def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+        """Return the negative ELBO as a float, from the compiled graph."""
+        with torch.no_grad():
+            loss = self.differentiable_loss(model, guide, *args, **kwargs).item()
+        warn_if_nan(loss, "loss")
+        return loss
+
+    def loss_and_grads(self, model: Callable, guide: Callable, *args: Any,
+                       **kwargs: Any) -> float:
+        """Compute the negative ELBO with the compiled graph, backpropagate it, return a float."""
+        loss = self.differentiable_loss(model, guide, *args, **kwargs)
+        if loss.requires_grad:
+            loss.backward(retain_graph=self.retain_graph)
+        loss = loss.item()
+        warn_if_nan(loss, "loss")
+        return loss
 
 
 def _enum_discrete_config(msg: Dict[str, Any]) -> Dict[str, Any]:

@@ -305,3 +305,29 @@ def jit_compile(fn: Any, ignore_warnings: bool = False, jit_options: Optional[di
     from pyro.ops.jit import trace as jit_trace
 
     return jit_trace(fn, ignore_warnings=ignore_warnings, jit_options=jit_options)
+
+
+class JitCompiledLoss:
+    """Mixin of the JIT ELBOs: compile the loss function of a model and guide once, keep it.
+
+    A subclass defines ``_jit_loss_fn(model, guide)``, returning a function of the model's
+    arguments; ``_compiled(model, guide)`` returns it compiled with :func:`jit_compile` (using
+    the ELBO's ``ignore_jit_warnings`` and ``jit_options``), recompiled only when the model or
+    the guide changes.
+    """
+
+    ignore_jit_warnings: bool
+    jit_options: Optional[dict]
+
+    def _jit_loss_fn(self, model: Any, guide: Any) -> Any:
+        raise NotImplementedError
+
+    def _compiled(self, model: Any, guide: Any) -> Any:
+        cache = self.__dict__.get("_jit_cache")
+        if cache is not None and cache[0] is model and cache[1] is guide:
+            return cache[2]
+        compiled = jit_compile(self._jit_loss_fn(model, guide),
+                               ignore_warnings=self.ignore_jit_warnings,
+                               jit_options=self.jit_options)
+        self.__dict__["_jit_cache"] = (model, guide, compiled)
+        return compiled
