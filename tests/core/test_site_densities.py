@@ -1,12 +1,13 @@
-"""Per-site log-densities and score parts, shared by Trace and the ELBOs."""
+"""Per-site log-densities and score parts, shared by Trace and the ELBOs (core only: plain
+torch distributions, which have no ``score_parts`` of their own)."""
 
 import math
 
 import pytest
 import torch
+import torch.distributions as dist
 
 import pyro
-import pyro.distributions as dist
 from pyro import poutine
 from pyro.poutine.site_densities import site_log_prob, site_score_parts
 
@@ -66,7 +67,7 @@ def test_reparameterised_entropy_term_is_the_scaled_log_prob():
 
 def test_plain_torch_distribution_gets_score_function_parts():
     probs = torch.tensor(0.3, requires_grad=True)
-    site = _trace(lambda: pyro.sample("b", torch.distributions.Bernoulli(probs))).nodes["b"]
+    site = _trace(lambda: pyro.sample("b", dist.Bernoulli(probs))).nodes["b"]
     parts = site_score_parts(site)
     expected = math.log(0.3) if site["value"].item() == 1.0 else math.log(0.7)
     assert parts.log_prob.item() == pytest.approx(expected, rel=1e-6)
