@@ -9,8 +9,8 @@ import pyro
 import pyro.distributions as dist
 from pyro import poutine
 from pyro.infer import TraceEnum_ELBO, config_enumerate
-from pyro.infer.contract import Factor, contract, plate_label
-from pyro.infer.enum_messenger import EnumMessenger
+from pyro.infer.enum.contract import Factor, contract, plate_label
+from pyro.infer.enum import EnumMessenger
 
 
 # ----- the handler ---------------------------------------------------------------------------

@@ -510,8 +510,8 @@ def test_mixture_on_cuda_matches_cpu():
 def test_enumerated_categorical_log_probs_equal_log_prob(probs_shape, first_dim):
     # The ELBO reads enumerated Categorical log-probs from the logits instead of calling
     # log_prob; both must give the same tensor (values and broadcast shape).
-    from pyro.infer.enum_messenger import EnumMessenger
-    from pyro.infer.traceenum_elbo import _compute_log_probs
+    from pyro.infer.enum import EnumMessenger
+    from pyro.infer.enum.factors import compute_log_probs as _compute_log_probs
 
     probs = torch.rand(probs_shape) + 0.1
 

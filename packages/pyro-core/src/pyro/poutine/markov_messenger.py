@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from pyro.poutine.messenger import ReentrantMessenger
+from pyro.poutine.util import site_is_subsample
 
 
 class MarkovMessenger(ReentrantMessenger):
@@ -68,7 +69,7 @@ class MarkovMessenger(ReentrantMessenger):
         return super().__exit__(*args)
 
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
-        if msg["done"] or type(msg["fn"]).__name__ == "_Subsample":
+        if msg["done"] or site_is_subsample(msg):
             return
         # Only the innermost markov context that sees a site does the accounting.
         if "_markov_scope" not in msg["infer"]:

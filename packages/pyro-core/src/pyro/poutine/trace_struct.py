@@ -9,14 +9,11 @@ import torch
 
 from pyro.ops.score_parts import scale_and_mask
 from pyro.poutine.site_densities import raw_log_prob, site_log_prob, site_score_parts
+from pyro.poutine.util import site_is_subsample
 
 
 def _all_sites(name: str, site: Dict[str, Any]) -> bool:
     return True
-
-
-def _is_subsample(site: Dict[str, Any]) -> bool:
-    return type(site["fn"]).__name__ == "_Subsample"
 
 
 class Trace:
@@ -163,7 +160,7 @@ class Trace:
     def iter_stochastic_nodes(self) -> Iterator[tuple]:
         """Iterate over ``(name, site)`` of sample sites that are not observed or subsample sites."""
         for name, site in self.nodes.items():
-            if site["type"] == "sample" and not site["is_observed"] and not _is_subsample(site):
+            if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site):
                 yield name, site
 
     @property
@@ -252,7 +249,7 @@ class Trace:
                 break
         rows.append(["Sample Sites:", "", "", ""])
         for name, site in self.nodes.items():
-            if site["type"] == "sample" and not _is_subsample(site):
+            if site["type"] == "sample" and not site_is_subsample(site):
                 fn = site["fn"]
                 batch = " ".join(map(str, getattr(fn, "batch_shape", ())))
                 event = " ".join(map(str, getattr(fn, "event_shape", ())))

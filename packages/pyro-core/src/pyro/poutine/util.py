@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable
 
+from pyro.poutine.plate_messenger import _Subsample
 from pyro.poutine.runtime import _PYRO_STACK, _draw
 
 
 def site_is_subsample(site: Dict[str, Any]) -> bool:
-    """Return whether ``site`` is the index-drawing site a subsampled plate creates."""
-    return site["type"] == "sample" and type(site["fn"]).__name__ == "_Subsample"
+    """Return whether ``site`` is the index-drawing site a plate creates (its ``fn`` is the
+    plate's subsample distribution); such sites carry no log-density."""
+    return site["type"] == "sample" and type(site["fn"]) is _Subsample
 
 
 def site_is_factor(site: Dict[str, Any]) -> bool:

@@ -18,8 +18,8 @@ from pyro.infer.tracegraph_elbo import TraceGraph_ELBO
 __all__ += ["ELBO", "JitTrace_ELBO", "SVI", "TraceGraph_ELBO", "TraceMeanField_ELBO", "Trace_ELBO"]
 
 # --- enumeration ---------------------------------------------------------------------------
-from pyro.infer.enum import config_enumerate
-from pyro.infer.traceenum_elbo import JitTraceEnum_ELBO, TraceEnum_ELBO
+from pyro.infer.enum import JitTraceEnum_ELBO, TraceEnum_ELBO, config_enumerate
+from pyro.infer import legacy  # noqa: F401,E402  (installs the seed's ELBO(...) front door)
 
 __all__ += ["JitTraceEnum_ELBO", "TraceEnum_ELBO", "config_enumerate"]
 

@@ -15,8 +15,7 @@ def pyro_register_inference(registry: Any) -> None:
 
 @hookimpl
 def pyro_register_handlers(registry: Any) -> None:
-    from pyro.infer.enum import config_enumerate
-    from pyro.infer.enum_messenger import EnumMessenger, enum
+    from pyro.infer.enum import EnumMessenger, config_enumerate, enum
 
     registry.add("enum", enum)
     registry.add("EnumMessenger", EnumMessenger)

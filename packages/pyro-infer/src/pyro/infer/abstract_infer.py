@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import torch
 
 from pyro import poutine
+from pyro.distributions.empirical import Empirical
 from pyro.poutine.trace_struct import Trace
 
 
@@ -149,6 +150,13 @@ class TracePosterior:
                 )
         return self._log_weights_tensor
 
+    def _nonempty_log_weights(self) -> torch.Tensor:
+        """:meth:`_log_weight_tensor`, or a ``ValueError`` when nothing has been run yet."""
+        lw = self._log_weight_tensor()
+        if lw.numel() == 0:
+            raise ValueError(f"{type(self).__name__}: no traces; call .run(*args) first")
+        return lw
+
     def __len__(self) -> int:
         if self._batch is not None:
             return self._batch[2]
@@ -174,10 +182,15 @@ class TracePosterior:
                 self.chain_ids.append(chain_id)
         return self
 
+    def get_normalized_weights(self, log_scale: bool = False) -> torch.Tensor:
+        """Return the traces' weights normalised to sum to one (their logs with
+        ``log_scale=True``), in the order of :attr:`exec_traces`."""
+        lw = self._nonempty_log_weights()
+        log_w = lw - torch.logsumexp(lw, 0)
+        return log_w if log_scale else log_w.exp()
+
     def _sample_index(self) -> int:
-        lw = self._log_weight_tensor()
-        if lw.numel() == 0:
-            raise ValueError("the posterior is empty: call .run(*args) first")
+        lw = self._nonempty_log_weights()
         if self._categorical is None:
             self._categorical = torch.distributions.Categorical(logits=lw)
         return int(self._categorical.sample())
@@ -224,95 +237,7 @@ class Marginals:
         return {site: m.enumerate_support() for site, m in self.empirical.items()}
 
 
-def _empirical_base() -> type:
-    """The project's ``pyro.distributions.Empirical`` when installed, else a local one."""
-    # Imported by module path, not through the plugin registry, so that importing pyro.infer
-    # triggers no plugin discovery.
-    try:
-        from pyro.distributions.empirical import Empirical
-    except ImportError:
-        return _WeightedSamples
-    return Empirical
-
-
-class _WeightedSamples(torch.distributions.Distribution):
-    """A distribution over a finite set of weighted samples (used when pyro-distributions
-    provides no ``Empirical``).
-
-    Args:
-        samples: tensor ``batch_shape + (num_samples,) + event_shape``.
-        log_weights: tensor ``batch_shape + (num_samples,)`` of unnormalised log weights.
-    """
-
-    arg_constraints: dict = {}
-    has_enumerate_support = True
-
-    def __init__(self, samples: torch.Tensor, log_weights: torch.Tensor,
-                 validate_args: Optional[bool] = None) -> None:
-        self._samples = samples
-        self._log_weights = log_weights
-        sample_shape, weight_shape = samples.size(), log_weights.size()
-        if weight_shape != sample_shape[: len(weight_shape)]:
-            raise ValueError(
-                f"Empirical: log_weights of shape {tuple(weight_shape)} must match the leading "
-                f"dims of samples of shape {tuple(sample_shape)}"
-            )
-        self._aggregation_dim = log_weights.dim() - 1
-        event_shape = sample_shape[len(weight_shape):]
-        self._categorical = torch.distributions.Categorical(logits=self._log_weights)
-        super().__init__(weight_shape[:-1], event_shape, validate_args=False)
-
-    @property
-    def sample_size(self) -> int:
-        return self._log_weights.numel()
-
-    def _normalized_weights(self) -> torch.Tensor:
-        return self._categorical.probs
-
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
-        idx = self._categorical.sample(sample_shape)  # sample_shape + batch_shape
-        moved = self._samples.movedim(self._aggregation_dim, 0)  # (S,) + batch + event
-        grids = torch.meshgrid(
-            *[torch.arange(s, device=idx.device) for s in self.batch_shape], indexing="ij"
-        ) if self.batch_shape else ()
-        return moved[(idx,) + tuple(grids)]
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        if self.batch_shape:
-            raise NotImplementedError("Empirical.log_prob: only for an empty batch_shape")
-        samples = self._samples
-        event_dims = len(self.event_shape)
-        lead = value.shape[: value.dim() - event_dims]
-        value = value.reshape((-1, 1) + tuple(self.event_shape))
-        eq = samples.unsqueeze(0) == value
-        if event_dims:
-            eq = eq.flatten(2).all(-1)
-        logp = self._categorical.logits.unsqueeze(0).masked_fill(~eq, -math.inf)
-        return torch.logsumexp(logp, -1).reshape(lead)
-
-    def _weighted_mean(self, values: torch.Tensor) -> torch.Tensor:
-        w = self._normalized_weights()
-        w = w.reshape(w.shape + (1,) * len(self.event_shape))
-        return (values * w).sum(self._aggregation_dim)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        if self._samples.dtype in (torch.int32, torch.int64):
-            raise ValueError("Empirical.mean is undefined for integer samples")
-        return self._weighted_mean(self._samples)
-
-    @property
-    def variance(self) -> torch.Tensor:
-        if self._samples.dtype in (torch.int32, torch.int64):
-            raise ValueError("Empirical.variance is undefined for integer samples")
-        mean = self.mean.unsqueeze(self._aggregation_dim)
-        return self._weighted_mean((self._samples - mean) ** 2)
-
-    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
-        return self._samples
-
-
-class EmpiricalMarginal(_empirical_base()):  # type: ignore[misc]
+class EmpiricalMarginal(Empirical):
     """The weighted empirical distribution of a site's values over a posterior's traces.
 
     Args:

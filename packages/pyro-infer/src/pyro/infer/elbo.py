@@ -8,38 +8,30 @@ from typing import Any, Callable, Iterator, Optional, Tuple
 
 import torch
 
-__all__ = ["ELBO"]
+from pyro.infer.util import plate_nesting
+
+__all__ = ["ELBO", "ELBOModule", "set_seed_front_door"]
 
 _PARTICLE_PLATE = "num_particles_vectorized"
 
 
 class _ELBOMeta(type):
-    # ``ELBO(...)`` itself is the seed's front door: it picks the estimator from ``trace_graph``
-    # and ``enum_discrete``. Subclasses are constructed as usual.
+    # ``ELBO(...)`` itself is the seed's front door (``ELBO(trace_graph=..., enum_discrete=...)``):
+    # :mod:`pyro.infer.legacy`, which imports the estimators, installs the function that picks
+    # one. This module knows none of its subclasses. Subclasses are constructed as usual.
+    _seed_front_door: Optional[Callable[..., Any]] = None
+
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        if cls is not ELBO:
-            return super().__call__(*args, **kwargs)
-        args = list(args)
-        # Seed signature: ELBO(num_particles=1, trace_graph=False, enum_discrete=False).
-        if len(args) >= 2 and isinstance(args[1], bool):
-            kwargs.setdefault("trace_graph", args.pop(1))
-            if len(args) >= 2 and isinstance(args[1], bool):
-                kwargs.setdefault("enum_discrete", args.pop(1))
-        trace_graph = kwargs.pop("trace_graph", False)
-        enum_discrete = kwargs.pop("enum_discrete", False)
-        if enum_discrete:
-            from pyro.infer.traceenum_elbo import TraceEnum_ELBO
+        front_door = _ELBOMeta._seed_front_door
+        if cls is ELBO and front_door is not None:
+            return front_door(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
 
-            elbo = TraceEnum_ELBO(*args, **kwargs)
-            elbo.enum_discrete = True  # the seed's meaning: sum over every discrete guide site
-            return elbo
-        if trace_graph:
-            from pyro.infer.tracegraph_elbo import TraceGraph_ELBO
 
-            return TraceGraph_ELBO(*args, **kwargs)
-        from pyro.infer.trace_elbo import Trace_ELBO
-
-        return Trace_ELBO(*args, **kwargs)
+def set_seed_front_door(fn: Callable[..., Any]) -> None:
+    """Make ``ELBO(...)`` itself call ``fn(*args, **kwargs)`` and return its result (the seed's
+    flag dispatch, installed by :mod:`pyro.infer.legacy`)."""
+    _ELBOMeta._seed_front_door = fn
 
 
 class ELBO(metaclass=_ELBOMeta):
@@ -106,15 +98,7 @@ class ELBO(metaclass=_ELBOMeta):
         with poutine.block():
             guide_trace = poutine.trace(guide).get_trace(*args, **kwargs)
             model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(*args, **kwargs)
-        nesting = 0
-        for trace in (guide_trace, model_trace):
-            for site in trace.nodes.values():
-                if site["type"] != "sample":
-                    continue
-                for frame in site["cond_indep_stack"]:
-                    if frame.dim is not None and -frame.dim > nesting:
-                        nesting = -frame.dim
-        self.max_plate_nesting = nesting
+        self.max_plate_nesting = plate_nesting(guide_trace, model_trace)
         if self.vectorize_particles and self.num_particles > 1:
             self.max_plate_nesting += 1
 

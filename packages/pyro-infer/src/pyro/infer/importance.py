@@ -11,6 +11,7 @@ import torch
 import pyro
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
+from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import prune_subsample_sites, site_is_subsample
 
@@ -23,17 +24,6 @@ def _observed(name: str, site: Dict[str, Any]) -> bool:
 
 def _not_subsample(name: str, site: Dict[str, Any]) -> bool:
     return not site_is_subsample(site)
-
-
-def _max_plate_nesting(*traces: Trace) -> int:
-    """The number of batch dims the vectorized plates of ``traces`` use."""
-    deepest = 0
-    for tr in traces:
-        for site in tr.nodes.values():
-            for frame in site.get("cond_indep_stack", ()):
-                if frame.vectorized and frame.dim is not None:
-                    deepest = max(deepest, -frame.dim)
-    return deepest
 
 
 def _particle_sums(trace: Trace, site_filter: Callable, particle_dim: int,
@@ -77,20 +67,6 @@ def _vectorize(fn: Callable, num_samples: int, dim: int) -> Callable:
     return vectorized
 
 
-def _arg_key(args: tuple, kwargs: dict) -> Any:
-    """A cache key for the structure of a model run: tensor shapes, other values or ids."""
-    def one(x: Any) -> Any:
-        if isinstance(x, torch.Tensor):
-            return ("T", tuple(x.shape), x.dtype, str(x.device))
-        try:
-            hash(x)
-            return ("V", type(x).__name__, x)
-        except TypeError:
-            return ("I", id(x))
-
-    return tuple(one(a) for a in args), tuple((k, one(v)) for k, v in sorted(kwargs.items()))
-
-
 class _Probe:
     """One unbatched run of guide and model: plate nesting and the shape of one draw per site."""
 
@@ -105,7 +81,7 @@ class _Probe:
             else:
                 model_trace = poutine.trace(model).get_trace(*args, **kwargs)
                 traces = (model_trace,)
-        self.max_plate_nesting = _max_plate_nesting(*traces)
+        self.max_plate_nesting = plate_nesting(*traces)
         self.site_shapes: Dict[str, torch.Size] = {}
         for name, site in model_trace.nodes.items():
             if site["type"] in ("sample", "return") and isinstance(site.get("value"), torch.Tensor):
@@ -222,7 +198,7 @@ class Importance(TracePosterior):
             yield model_trace, log_weight
 
     def _probe(self, args: tuple, kwargs: dict) -> _Probe:
-        key = _arg_key(args, kwargs)
+        key = arg_structure_key(args, kwargs)
         probe = self._probes.get(key)
         if probe is None:
             probe = self._probes[key] = _Probe(self.model, self.guide, args, kwargs)
@@ -243,18 +219,8 @@ class Importance(TracePosterior):
     # ----- weights -------------------------------------------------------------------------
     def get_log_normalizer(self) -> torch.Tensor:
         """Estimate of the log marginal likelihood: log of the mean importance weight."""
-        lw = self._log_weight_tensor()
-        if lw.numel() == 0:
-            raise ValueError("Importance: no samples; call .run(*args) first")
+        lw = self._nonempty_log_weights()
         return torch.logsumexp(lw, 0) - math.log(lw.numel())
-
-    def get_normalized_weights(self, log_scale: bool = False) -> torch.Tensor:
-        """Return the weights normalised to sum to one (their logs with ``log_scale=True``)."""
-        lw = self._log_weight_tensor()
-        if lw.numel() == 0:
-            raise ValueError("Importance: no samples; call .run(*args) first")
-        log_w = lw - torch.logsumexp(lw, 0)
-        return log_w if log_scale else log_w.exp()
 
     def get_ESS(self) -> torch.Tensor:
         """Effective sample size of the weights, ``1 / sum(w_i**2)`` for normalised ``w``."""

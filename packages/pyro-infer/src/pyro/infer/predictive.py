@@ -10,7 +10,7 @@ import torch
 
 import pyro
 from pyro import poutine
-from pyro.infer.importance import _arg_key, _max_plate_nesting
+from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import prune_subsample_sites
 
@@ -24,7 +24,7 @@ class _Structure:
         with torch.no_grad(), poutine.block(), poutine.mask(mask=False):
             trace = poutine.trace(fn).get_trace(*args, **kwargs)
         self.trace = prune_subsample_sites(trace)
-        self.max_plate_nesting = _max_plate_nesting(self.trace)
+        self.max_plate_nesting = plate_nesting(self.trace)
         self.sites: Dict[str, tuple] = {}
         for name in self.trace.stochastic_nodes + self.trace.observation_nodes:
             site = self.trace.nodes[name]
@@ -115,7 +115,7 @@ class Predictive(torch.nn.Module):
         self._structures: Dict[Any, _Structure] = {}
 
     def _structure(self, fn: Callable, args: tuple, kwargs: dict) -> _Structure:
-        key = (id(fn), _arg_key(args, kwargs))
+        key = (id(fn), arg_structure_key(args, kwargs))
         found = self._structures.get(key)
         if found is None:
             found = self._structures[key] = _Structure(fn, args, kwargs)

@@ -113,17 +113,7 @@ class Search(TracePosterior):
             tr = runner.get_trace(*args, **kwargs)
             yield tr, tr.log_prob_sum(_enumerated_or_observed)
 
-    def get_normalized_weights(self, log_scale: bool = False) -> torch.Tensor:
-        """The exact posterior probability of each trace (its log with ``log_scale=True``)."""
-        lw = self._log_weight_tensor()
-        if lw.numel() == 0:
-            raise ValueError("Search: no traces; call .run(*args) first")
-        log_w = lw - torch.logsumexp(lw, 0)
-        return log_w if log_scale else log_w.exp()
-
     def get_log_normalizer(self) -> torch.Tensor:
         """The log marginal likelihood of the observations (exact for discrete models)."""
-        lw = self._log_weight_tensor()
-        if lw.numel() == 0:
-            raise ValueError("Search: no traces; call .run(*args) first")
+        lw = self._nonempty_log_weights()
         return torch.logsumexp(lw, 0)

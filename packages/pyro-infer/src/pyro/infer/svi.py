@@ -7,7 +7,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from pyro.infer.util import torch_item
+from pyro.infer.util import torch_item, zero_grads
+from pyro.optim import DistributedOptimizer, PyroOptim
 from pyro.poutine.messenger import Messenger
 
 __all__ = ["SVI"]
@@ -67,8 +68,10 @@ class SVI:
     Args:
         model: the model, a callable with pyro primitives.
         guide: the guide (variational family), with the same signature as the model.
-        optim: a :mod:`pyro.optim` optimizer; called as ``optim(params)`` with the unconstrained
-            params of each step after their gradients are computed.
+        optim: a :class:`~pyro.optim.PyroOptim` (every ``pyro.optim`` optimizer and scheduler
+            is one) or a :class:`~pyro.optim.DistributedOptimizer`; called as ``optim(params)``
+            with the unconstrained params of each step after their gradients are computed. A
+            torch optimizer (class or instance) is a ``ValueError``, as in Pyro.
         loss: an ELBO instance (anything with ``loss`` and ``loss_and_grads``), a callable
             ``loss(model, guide, *args, **kwargs)`` returning a tensor, or the name of a loss
             in the ``inference`` registry (``"Trace_ELBO"``, the seed's ``"ELBO"``, or one a
@@ -90,10 +93,11 @@ class SVI:
     def __init__(self, model: Callable, guide: Callable, optim: Any, loss: Any,
                  loss_and_grads: Optional[Callable] = None, num_samples: int = 0,
                  num_steps: int = 0, **kwargs: Any) -> None:
-        if not callable(optim):
+        if not isinstance(optim, (PyroOptim, DistributedOptimizer)):
+            given = optim.__name__ if isinstance(optim, type) else type(optim).__name__
             raise ValueError(
-                f"SVI: optim must be a pyro.optim optimizer (called as optim(params)), got "
-                f"{type(optim).__name__}; wrap torch optimizers as e.g. pyro.optim.Adam({{'lr': 0.01}})"
+                f"Optimizer should be an instance of pyro.optim.PyroOptim class. SVI got "
+                f"{given}; wrap a torch optimizer as e.g. pyro.optim.Adam({{'lr': 0.01}})"
             )
         self.model = model
         self.guide = guide
@@ -139,9 +143,7 @@ class SVI:
             loss = self.loss_and_grads(self.model, self.guide, *args, **kwargs)
         params = capture.params.values()
         self.optim(params)
-        for p in params:
-            if p.grad is not None:
-                p.grad = None
+        zero_grads(params)
         loss = torch_item(loss)
         hook = self._hook
         if hook is not None:

@@ -13,29 +13,13 @@ from pyro.infer.util import (
     MultiFrameTensor,
     get_importance_trace,
     is_identically_zero,
+    sum_terms,
+    torch_backward,
     torch_item,
 )
 from pyro.util import warn_if_nan
 
 __all__ = ["JitTrace_ELBO", "Trace_ELBO"]
-
-
-def _total(terms: List[Any]) -> Any:
-    """Sum a list of scalar tensors with one kernel when it is long, else with plain adds."""
-    n = len(terms)
-    if n == 0:
-        return 0.0
-    if n == 1:
-        return terms[0]
-    if n > 4:
-        try:
-            return torch.stack(terms).sum()
-        except (RuntimeError, TypeError):  # mixed dtypes/devices or numbers: fall back
-            pass
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
 
 
 def _log_ratio(model_trace: Any, guide_trace: Any) -> MultiFrameTensor:
@@ -77,9 +61,9 @@ def elbo_particle_terms(model_trace: Any, guide_trace: Any) -> Tuple[Any, Any, L
                 entropy_terms.append(entropy.sum())
         if not is_identically_zero(parts.score_function):
             score_sites.append(site)
-    model_sum = _total(model_terms)
-    elbo = model_sum - _total(guide_terms)
-    surrogate = elbo if same else model_sum - _total(entropy_terms)
+    model_sum = sum_terms(model_terms)
+    elbo = model_sum - sum_terms(guide_terms)
+    surrogate = elbo if same else model_sum - sum_terms(entropy_terms)
     return elbo, surrogate, score_sites
 
 
@@ -116,7 +100,7 @@ class Trace_ELBO(ELBO):
             for site in score_sites:
                 cost = log_r.sum_to(site["cond_indep_stack"])
                 terms.append((cost * site["score_parts"].score_function).sum())
-            surrogate = _total(terms)
+            surrogate = sum_terms(terms)
         return elbo, surrogate
 
     def _loss_and_surrogate(self, model: Callable, guide: Callable, args: tuple, kwargs: dict,
@@ -133,13 +117,13 @@ class Trace_ELBO(ELBO):
                 loss = loss - _detach(elbo)
                 surrogate_loss = surrogate_loss - surrogate_elbo
                 if backward:
-                    _backward(-surrogate_elbo / n, self.retain_graph)
+                    torch_backward(-surrogate_elbo / n, self.retain_graph)
                     surrogate_loss = 0.0
         if n > 1:
             loss = loss / n
             surrogate_loss = surrogate_loss / n
         if backward and (self.vectorize_particles or n == 1):
-            _backward(surrogate_loss, self.retain_graph)
+            torch_backward(surrogate_loss, self.retain_graph)
         return loss, surrogate_loss
 
     def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
@@ -172,11 +156,6 @@ def _detach(x: Any) -> Any:
     return x.detach() if isinstance(x, torch.Tensor) else x
 
 
-def _backward(x: Any, retain_graph: Any) -> None:
-    if isinstance(x, torch.Tensor) and x.requires_grad:
-        x.backward(retain_graph=retain_graph)
-
-
 class JitTrace_ELBO(JitCompiledLoss, Trace_ELBO):
     """:class:`Trace_ELBO` with the loss computation compiled by the PyTorch JIT tracer.
 
@@ -200,7 +179,7 @@ class JitTrace_ELBO(JitCompiledLoss, Trace_ELBO):
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
         loss, surrogate_loss = self._compiled(model, guide)(*args, **kwargs)
-        _backward(surrogate_loss, self.retain_graph)
+        torch_backward(surrogate_loss, self.retain_graph)
         loss = loss.item()
         warn_if_nan(loss, "loss")
         return loss

@@ -7,20 +7,12 @@ from typing import Any, Callable, Tuple
 
 import torch
 
-from pyro.infer.trace_elbo import Trace_ELBO, _total
-from pyro.infer.util import get_importance_trace, is_identically_zero, is_validation_enabled
+from pyro.distributions import kl_divergence
+from pyro.infer.trace_elbo import Trace_ELBO
+from pyro.infer.util import get_importance_trace, is_identically_zero, is_validation_enabled, sum_terms
 from pyro.ops.score_parts import scale_and_mask
 
 __all__ = ["TraceMeanField_ELBO"]
-
-
-def _kl_divergence() -> Callable:
-    # Prefer pyro.distributions' KL registry (it knows its own classes); torch's otherwise.
-    try:
-        from pyro.distributions import kl_divergence
-    except (ImportError, AttributeError):
-        from torch.distributions import kl_divergence
-    return kl_divergence
 
 
 def _check_mean_field(model_trace: Any, guide_trace: Any) -> None:
@@ -60,7 +52,6 @@ class TraceMeanField_ELBO(Trace_ELBO):
 
     def _particle_loss(self, model_trace: Any, guide_trace: Any,
                        surrogate: bool = True) -> Tuple[Any, Any]:
-        kl_divergence = _kl_divergence()
         elbo_terms = []
         surrogate_terms = []
         guide_nodes = guide_trace.nodes
@@ -91,7 +82,7 @@ class TraceMeanField_ELBO(Trace_ELBO):
         for name, guide_site in guide_nodes.items():
             if guide_site["type"] == "sample" and name not in model_trace.nodes:
                 elbo_terms.append(-guide_site["log_prob_sum"])
-        elbo = _total(elbo_terms)
+        elbo = sum_terms(elbo_terms)
         if not surrogate_terms:
             return elbo, elbo
         # Sites estimated by Monte Carlo whose entropy term is not their log-density.

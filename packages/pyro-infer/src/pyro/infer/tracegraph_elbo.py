@@ -6,8 +6,8 @@ from typing import Any, Callable, Dict, Iterable, List, Set, Tuple
 
 import torch
 
-from pyro.infer.trace_elbo import Trace_ELBO, _total, elbo_particle_terms
-from pyro.infer.util import MultiFrameTensor, get_importance_trace
+from pyro.infer.trace_elbo import Trace_ELBO, elbo_particle_terms
+from pyro.infer.util import MultiFrameTensor, get_importance_trace, sum_terms
 
 __all__ = ["TraceGraph_ELBO"]
 
@@ -159,8 +159,8 @@ class TraceGraph_ELBO(Trace_ELBO):
             if not (isinstance(baseline_loss, float) and baseline_loss == 0.0):
                 baseline_losses.append(baseline_loss)
             terms.append(((cost - baseline) * site["score_parts"].score_function).sum())
-        surrogate = _total(terms)
+        surrogate = sum_terms(terms)
         if baseline_losses:
             # The surrogate is maximised; the baselines' squared errors are minimised.
-            surrogate = surrogate - _total(baseline_losses)
+            surrogate = surrogate - sum_terms(baseline_losses)
         return elbo, surrogate

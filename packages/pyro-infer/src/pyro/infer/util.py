@@ -9,23 +9,27 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 
 from pyro.poutine.site_densities import site_log_prob, site_score_parts
+from pyro.poutine.util import site_is_subsample
 from pyro.util import is_validation_enabled
 
 __all__ = [
     "MultiFrameTensor",
+    "arg_structure_key",
     "check_model_guide_match",
     "check_site_shape",
     "get_importance_trace",
-    "get_plate_stacks",
     "is_identically_zero",
     "is_validation_enabled",
+    "plate_nesting",
     "site_log_prob",
     "site_score_parts",
+    "sum_terms",
+    "torch_backward",
     "torch_item",
     "zero_grads",
 ]
@@ -54,22 +58,55 @@ def torch_backward(x: Any, retain_graph: Optional[bool] = None) -> None:
         x.backward(retain_graph=retain_graph)
 
 
-def _is_subsample(site: Dict[str, Any]) -> bool:
-    return type(site["fn"]).__name__ == "_Subsample"
+def sum_terms(terms: List[Any]) -> Any:
+    """Sum a list of scalar tensors (or numbers): one kernel when it is long, plain adds when
+    short; ``0.0`` for an empty list."""
+    n = len(terms)
+    if n == 0:
+        return 0.0
+    if n == 1:
+        return terms[0]
+    if n > 4:
+        try:
+            return torch.stack(terms).sum()
+        except (RuntimeError, TypeError):  # mixed dtypes/devices or numbers: fall back
+            pass
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
 
 
 # ----- plates ---------------------------------------------------------------------------------
+def plate_nesting(*traces: Any) -> int:
+    """Return how many batch dims (counted from the right) the vectorized plates of ``traces``
+    use: the largest ``-frame.dim`` over their sites."""
+    deepest = 0
+    for tr in traces:
+        for site in tr.nodes.values():
+            for frame in site.get("cond_indep_stack", ()):
+                if frame.vectorized and frame.dim is not None and -frame.dim > deepest:
+                    deepest = -frame.dim
+    return deepest
+
+
+def arg_structure_key(args: tuple, kwargs: dict) -> Any:
+    """A hashable key for the structure of a run's arguments: tensor shapes, dtypes and
+    devices, other hashable values themselves, unhashable ones by identity."""
+    def one(x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            return ("T", tuple(x.shape), x.dtype, str(x.device))
+        try:
+            hash(x)
+            return ("V", type(x).__name__, x)
+        except TypeError:
+            return ("I", id(x))
+
+    return tuple(one(a) for a in args), tuple((k, one(v)) for k, v in sorted(kwargs.items()))
+
+
 def _frame_key(stack: Tuple[Any, ...]) -> frozenset:
     return frozenset((f.name, f.dim) for f in stack if f.dim is not None)
-
-
-def get_plate_stacks(trace: Any) -> Dict[str, Tuple[Any, ...]]:
-    """Return ``{site name: vectorized plate frames}`` for every sample site of ``trace``."""
-    return {
-        name: tuple(f for f in site["cond_indep_stack"] if f.dim is not None)
-        for name, site in trace.nodes.items()
-        if site["type"] == "sample"
-    }
 
 
 def sum_to_frames(value: Any, frames: frozenset, target: frozenset) -> Any:
@@ -126,7 +163,7 @@ def _sample_names(trace: Any) -> Tuple[set, set, set, set]:
     for name, site in trace.nodes.items():
         if site["type"] != "sample":
             continue
-        if _is_subsample(site):
+        if site_is_subsample(site):
             if not site["is_observed"]:
                 plates.add(name)
             continue
@@ -252,7 +289,7 @@ def check_site_shape(site: Dict[str, Any], max_plate_nesting: float) -> None:
 # ----- running a model against its guide ------------------------------------------------------
 def prune_subsample_sites_(trace: Any) -> Any:
     """Remove plate subsample sites from ``trace`` in place and return it."""
-    names = [name for name, site in trace.nodes.items() if site["type"] == "sample" and _is_subsample(site)]
+    names = [name for name, site in trace.nodes.items() if site_is_subsample(site)]
     for name in names:
         trace.remove_node(name)
     return trace

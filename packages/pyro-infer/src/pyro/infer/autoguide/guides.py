@@ -9,8 +9,9 @@ import torch
 from torch.distributions import constraints
 
 import pyro
+import pyro.distributions as dist
 from pyro import poutine
-from pyro.infer.autoguide import _dists
+from pyro.distributions import biject_to
 from pyro.infer.autoguide.initialization import InitMessenger, init_to_feasible, init_to_median
 from pyro.poutine.util import prune_subsample_sites
 
@@ -138,7 +139,7 @@ class AutoDelta(AutoGuide):
         self.init_loc_fn = init_loc_fn
 
     def _value_param(self, name: str, site: Dict[str, Any]) -> torch.Tensor:
-        event_dim = _dists.event_dim_of(site["fn"])
+        event_dim = len(site["fn"].event_shape)
         init = site["value"].detach()
         for frame in site["cond_indep_stack"]:
             init = _full_size(init, frame, event_dim)
@@ -154,7 +155,7 @@ class AutoDelta(AutoGuide):
             with self._site_plates(site, plates):
                 value = self._value_param(name, site)
                 result[name] = pyro.sample(
-                    name, _dists.delta(value, event_dim=_dists.event_dim_of(site["fn"])))
+                    name, dist.Delta(value, event_dim=len(site["fn"].event_shape)))
         return result
 
     def median(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
@@ -204,8 +205,8 @@ class AutoNormal(AutoGuide):
         self._init_locs: Dict[str, torch.Tensor] = {}
         for name, site in self._stochastic_sites():
             value = site["value"].detach()
-            unconstrained = _dists.biject_to(site["fn"].support).inv(value)
-            event_dim = _dists.event_dim_of(site["fn"]) + unconstrained.dim() - value.dim()
+            unconstrained = biject_to(site["fn"].support).inv(value)
+            event_dim = len(site["fn"].event_shape) + unconstrained.dim() - value.dim()
             self._event_dims[name] = event_dim
             for frame in site["cond_indep_stack"]:
                 unconstrained = _full_size(unconstrained, frame, event_dim)
@@ -226,20 +227,21 @@ class AutoNormal(AutoGuide):
         plates = self._create_plates(*args, **kwargs)
         result = {}
         for name, site in self._stochastic_sites():
-            transform = _dists.biject_to(site["fn"].support)
+            transform = biject_to(site["fn"].support)
             event_dim = self._event_dims[name]
             with self._site_plates(site, plates):
                 loc, scale = self._loc_scale(name)
-                z = pyro.sample(name + "_unconstrained", _dists.normal(loc, scale, event_dim),
+                z = pyro.sample(name + "_unconstrained",
+                                dist.Normal(loc, scale).to_event(event_dim),
                                 infer={"is_auxiliary": True})
                 value = transform(z)
                 log_density = transform.inv.log_abs_det_jacobian(value, z)
-                extra = log_density.dim() - (value.dim() - _dists.event_dim_of(site["fn"]))
+                extra = log_density.dim() - (value.dim() - len(site["fn"].event_shape))
                 if extra > 0:
                     log_density = log_density.sum(tuple(range(-extra, 0)))
                 result[name] = pyro.sample(
-                    name, _dists.delta(value, log_density=log_density,
-                                       event_dim=_dists.event_dim_of(site["fn"])))
+                    name, dist.Delta(value, log_density=log_density,
+                                     event_dim=len(site["fn"].event_shape)))
         return result
 
     def median(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
@@ -249,7 +251,7 @@ class AutoNormal(AutoGuide):
             result = {}
             for name, site in self._stochastic_sites():
                 loc, _ = self._loc_scale(name)
-                result[name] = _dists.biject_to(site["fn"].support)(loc).detach()
+                result[name] = biject_to(site["fn"].support)(loc).detach()
             return result
 
     def quantiles(self, quantiles: Sequence[float], *args: Any,
@@ -270,5 +272,5 @@ class AutoNormal(AutoGuide):
                 q = torch.as_tensor(quantiles, dtype=loc.dtype, device=loc.device)
                 q = q.reshape((-1,) + (1,) * loc.dim())
                 unconstrained = torch.distributions.Normal(loc, scale).icdf(q)
-                result[name] = _dists.biject_to(site["fn"].support)(unconstrained).detach()
+                result[name] = biject_to(site["fn"].support)(unconstrained).detach()
         return result

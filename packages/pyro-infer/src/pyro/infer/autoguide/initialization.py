@@ -12,8 +12,9 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
-from pyro.infer.autoguide._dists import transform_to
+from pyro.distributions import transform_to
 from pyro.poutine.messenger import Messenger
+from pyro.poutine.util import site_is_subsample
 
 Site = Dict[str, Any]
 
@@ -123,7 +124,7 @@ class InitMessenger(Messenger):
     def _pyro_sample(self, msg: Site) -> None:
         if msg["done"] or msg["is_observed"] or msg["value"] is not None:
             return
-        if type(msg["fn"]).__name__ == "_Subsample":
+        if site_is_subsample(msg):
             return
         with torch.no_grad():
             value = self.init_fn(msg)

@@ -1,12 +1,11 @@
-"""Configuring sites for enumeration, and running a guide once per sequentially enumerated value."""
+"""``config_enumerate``: mark the discrete sample sites of a model or guide for enumeration."""
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Optional
 
-from pyro.poutine.handlers import escape, infer_config, replay, trace
-from pyro.poutine.util import NonlocalExit
+from pyro.poutine.handlers import infer_config
+from pyro.poutine.util import site_is_subsample
 
 _STRATEGIES = ("parallel", "sequential", "flat", None)
 
@@ -16,7 +15,7 @@ def _enumeration_config(default: Optional[str], expand: bool,
     def config_fn(msg: Dict[str, Any]) -> Dict[str, Any]:
         if msg["type"] != "sample" or msg["is_observed"]:
             return {}
-        if type(msg["fn"]).__name__ == "_Subsample" or "enumerate" in msg["infer"]:
+        if site_is_subsample(msg) or "enumerate" in msg["infer"]:
             return {}
         if getattr(msg["fn"], "has_enumerate_support", False):
             return {"enumerate": default, "expand": expand}
@@ -67,53 +66,3 @@ def config_enumerate(guide: Optional[Callable] = None, default: Optional[str] = 
         return lambda fn: config_enumerate(fn, default=default, expand=expand,
                                            num_samples=num_samples)
     return infer_config(guide, config_fn=_enumeration_config(default, expand, num_samples))
-
-
-def _sequential_escape(partial: Any, msg: Dict[str, Any]) -> bool:
-    return (
-        msg["type"] == "sample"
-        and not msg["is_observed"]
-        and msg["name"] not in partial
-        and msg["infer"].get("enumerate") == "sequential"
-    )
-
-
-def iter_discrete_traces(graph_type: str, fn: Callable, *args: Any, **kwargs: Any) -> Iterator[Any]:
-    """Run ``fn`` once per joint value of its sites marked ``infer={"enumerate": "sequential"}``.
-
-    Yields one full trace per combination of values (depth-first, in support order). Sites
-    enumerated in parallel, and all other sites, are left to the handlers around ``fn``.
-
-    Args:
-        graph_type: ``"flat"`` or ``"dense"``, as for :func:`pyro.poutine.trace`.
-        fn: the model or guide; ``args`` and ``kwargs`` are passed to it.
-    """
-    stack: List[Any] = [None]
-    while stack:
-        partial = stack.pop()
-        run = escape(fn, escape_fn=functools.partial(_sequential_escape, partial or ()))
-        if partial is not None:
-            run = replay(run, trace=partial)
-        tracer = trace(run, graph_type=graph_type)
-        try:
-            tr = tracer.get_trace(*args, **kwargs)
-        except NonlocalExit as e:
-            e.reset_stack()
-            base = tracer.trace
-            site = e.site
-            new_traces = []
-            for value in site["fn"].enumerate_support(expand=False):
-                ext = base.copy()
-                record = dict(site)
-                record["value"] = value
-                record["done"] = True
-                record["stop"] = False
-                record["continuation"] = None
-                record["infer"] = dict(site["infer"])
-                ext.add_node(site["name"], **record)
-                new_traces.append(ext)
-            # Depth-first in support order: push in reverse.
-            stack.extend(reversed(new_traces))
-            continue
-        yield tr
-

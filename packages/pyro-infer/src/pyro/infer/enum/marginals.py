@@ -12,8 +12,10 @@ from typing import Any, Dict
 import torch
 
 import pyro.distributions as dist
-from pyro.infer.contract import Factor, contract, pack, sum_out
+from pyro.infer.enum.contract import Factor, contract, pack, sum_out
+from pyro.infer.enum.factors import site_info
 from pyro.ops.score_parts import scale_and_mask
+from pyro.poutine.util import site_is_subsample
 
 
 class EnumeratedMarginal(torch.distributions.Distribution):
@@ -59,8 +61,6 @@ class EnumeratedMarginal(torch.distributions.Distribution):
 def compute_site_marginals(model_trace: Any, guide_trace: Any,
                            max_plate_nesting: int) -> Dict[str, Any]:
     """Return ``name -> marginal distribution`` for each site enumerated by the model."""
-    from pyro.infer.traceenum_elbo import _is_subsample, _site_info
-
     for name, site in guide_trace.nodes.items():
         if site["type"] == "sample" and "_enumerate_dim" in site["infer"]:
             raise NotImplementedError(
@@ -74,9 +74,9 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any,
     probes: Dict[str, Any] = {}
     with torch.enable_grad():
         for index, (name, site) in enumerate(model_trace.nodes.items()):
-            if site["type"] != "sample" or _is_subsample(site):
+            if site["type"] != "sample" or site_is_subsample(site):
                 continue
-            info = _site_info(site, cache)
+            info = site_info(site, cache)
             log_p = scale_and_mask(site["unscaled_log_prob"], 1.0, site["mask"])
             factor = pack(torch.as_tensor(log_p).detach(), info.dim_labels, info.plate_sizes, name)
             if "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes:

@@ -19,12 +19,9 @@ from typing import Any, Callable, Dict, Optional, Set
 import torch
 
 from pyro.poutine.messenger import Messenger, bind
+from pyro.poutine.util import site_is_subsample
 
 _EMPTY: Dict[int, str] = {}
-
-
-def _is_subsample(msg: Dict[str, Any]) -> bool:
-    return type(msg["fn"]).__name__ == "_Subsample"
 
 
 def _layout(value: torch.Tensor, dim: int, event_dim: int) -> torch.Tensor:
@@ -123,7 +120,7 @@ class EnumMessenger(Messenger):
 
     # ----- the handler --------------------------------------------------------------------
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
-        if _is_subsample(msg):
+        if site_is_subsample(msg):
             return
         infer = msg["infer"]
         if msg["done"]:
