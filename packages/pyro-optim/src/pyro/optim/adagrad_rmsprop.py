@@ -7,6 +7,8 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch.optim import Optimizer
 
+from pyro.optim._closure import closure_loss
+
 
 class AdagradRMSProp(Optimizer):
     """A blend of Adagrad and RMSProp, equations (10) and (11) of Kucukelbir et al.,
@@ -35,10 +37,7 @@ class AdagradRMSProp(Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Take one step; ``closure`` (optional) re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:

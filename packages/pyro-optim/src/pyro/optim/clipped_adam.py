@@ -8,6 +8,8 @@ from typing import Any, Callable, Iterable, Optional, Tuple
 import torch
 from torch.optim import Optimizer
 
+from pyro.optim._closure import closure_loss
+
 
 class ClippedAdam(Optimizer):
     """Adam (Kingma and Ba, https://arxiv.org/abs/1412.6980) with two additions.
@@ -49,10 +51,7 @@ class ClippedAdam(Optimizer):
     @torch.no_grad()
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Take one step; ``closure`` (optional) re-evaluates the model and returns the loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params, grads, exp_avgs, exp_avg_sqs, step_sizes = [], [], [], [], []
             beta1, beta2 = group["betas"]

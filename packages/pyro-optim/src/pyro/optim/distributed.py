@@ -91,25 +91,25 @@ class DistributedOptimizer:
         return getattr(self.optim, name)
 
     # ----- collectives with clear errors ------------------------------------------------------
+    def _failure(self, what: str, likely: str, error: Exception) -> DistributedTrainingError:
+        """The error to raise when ``what`` failed with ``error``, ``likely`` being the probable cause."""
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        return DistributedTrainingError(
+            f"DistributedOptimizer on rank {self.rank} of {self.world_size}: {what} failed at "
+            f"step {self._step}; another rank probably {likely} ({type(error).__name__}: {first_line})"
+        )
+
     def _collective(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, group=self.process_group, **kwargs)
         except Exception as e:
-            raise DistributedTrainingError(
-                f"DistributedOptimizer on rank {self.rank} of {self.world_size}: {what} failed at "
-                f"step {self._step}; another rank probably died, timed out or stopped calling the "
-                f"optimizer ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-            ) from e
+            raise self._failure(what, "died, timed out or stopped calling the optimizer", e) from e
 
     def _wait(self, work: Any) -> None:
         try:
             work.wait()
         except Exception as e:
-            raise DistributedTrainingError(
-                f"DistributedOptimizer on rank {self.rank} of {self.world_size}: averaging gradients "
-                f"failed at step {self._step}; another rank probably died or timed out "
-                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-            ) from e
+            raise self._failure("averaging gradients", "died or timed out", e) from e
 
     # ----- stepping ---------------------------------------------------------------------------
     def __call__(self, params: Iterable[torch.Tensor], *args: Any, **kwargs: Any) -> Any:

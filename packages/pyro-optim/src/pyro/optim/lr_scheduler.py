@@ -6,7 +6,10 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
-from pyro.optim.optim import OptimArgs, PyroOptim, _check_optimizer_state, _copy_tensors, _Group
+from pyro.optim._param_groups import Group
+from pyro.optim._param_settings import OptimArgs
+from pyro.optim._state_files import check_optimizer_state, copy_tensors
+from pyro.optim.optim import PyroOptim
 
 _COMPOSITE = ("SequentialLR", "ChainedScheduler")
 
@@ -81,8 +84,8 @@ class PyroLRScheduler(PyroOptim):
             group.scheduler.step(*args, **kwargs)
 
     # ----- state: {"scheduler": ..., "optimizer": ...} per parameter, as in Pyro ------------
-    def _entry(self, group: _Group, p: torch.Tensor) -> Dict[str, Any]:
-        return {"scheduler": group.scheduler.state_dict(), "optimizer": self._param_state(group, p)}
+    def _entry(self, group: Group, p: torch.Tensor) -> Dict[str, Any]:
+        return {"scheduler": group.scheduler.state_dict(), "optimizer": group.param_state(p)}
 
     def _check_entry(self, name: str, entry: Any) -> None:
         if not isinstance(entry, dict) or set(entry) != {"scheduler", "optimizer"} \
@@ -90,12 +93,12 @@ class PyroLRScheduler(PyroOptim):
             raise ValueError(
                 f"scheduler state of param '{name}' must be a dict with keys 'scheduler' and 'optimizer'"
             )
-        _check_optimizer_state(entry["optimizer"], name)
+        check_optimizer_state(entry["optimizer"], name)
 
-    def _load_into(self, group: _Group, saved: Dict[str, Any], name: Optional[str]) -> None:
+    def _load_into(self, group: Group, saved: Dict[str, Any], name: Optional[str]) -> None:
         self._check_entry(str(name), saved)
         super()._load_into(group, saved["optimizer"], name)
         try:
-            group.scheduler.load_state_dict(_copy_tensors(saved["scheduler"]))
+            group.scheduler.load_state_dict(copy_tensors(saved["scheduler"]))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"cannot restore the scheduler state of param '{name}': {e}") from e

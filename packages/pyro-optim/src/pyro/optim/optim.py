@@ -15,221 +15,19 @@ before its first step, and otherwise starts an optimizer of its own.
 
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import torch
 
 import pyro
-from pyro.optim._equality import same
-from pyro.params import module_from_param_with_module_name, normalize_param_name, user_param_name
-from pyro.params import serialization
+from pyro.optim._grad_clipping import GradClipper, check_clip_args, clip_grads
+from pyro.optim._param_groups import FUSED_BY_DEFAULT, JOINT_STATE_OPTIMIZERS, Group, with_default_implementation
+from pyro.optim._param_settings import OptimArgs, arity, describe_param, settings_for
+from pyro.optim._state_files import check_optimizer_state, copy_tensors, read_state_file, write_state_file
+from pyro.params import StateFileError
 
-_FORMAT = "pyro-optim-state"
-_CLIP_KEYS = frozenset({"clip_norm", "clip_value"})
-
-#: Optimizers whose state is joint over all their parameters; see the module docstring.
-JOINT_STATE_OPTIMIZERS: tuple = (torch.optim.LBFGS,)
-
-OptimArgs = Union[Dict[str, Any], Callable[..., Dict[str, Any]]]
-
-#: Optimizers that run torch's fused kernel (``fused=True``) unless the settings choose an
-#: implementation themselves (``fused``, ``foreach``, ``differentiable``, ``capturable``). One
-#: kernel updates every parameter of a group: on the CPU a step of Adam over a few parameters
-#: costs about a third of torch's default loop over them, and the saving grows with the number
-#: of parameters. The numbers equal the default implementation's up to rounding (about one unit
-#: in the last place per step); ``{"fused": False}`` restores torch's default exactly.
-FUSED_BY_DEFAULT: tuple = (torch.optim.Adam, torch.optim.AdamW)
-_IMPLEMENTATION_KEYS = frozenset({"fused", "foreach", "differentiable", "capturable"})
-_FUSED_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
-
-
-def _fusable(p: torch.Tensor) -> bool:
-    return (p.dtype in _FUSED_DTYPES and p.layout == torch.strided
-            and p.device.type in ("cpu", "cuda"))
-
-
-def _describe(p: torch.Tensor, name: Optional[str]) -> str:
-    if name is not None:
-        return f"param '{name}'"
-    return f"an unnamed tensor of shape {tuple(p.shape)} (not in the param store)"
-
-
-def _arity(fn: Callable) -> int:
-    try:
-        return len(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return 2
-
-
-def _check_plain(obj: Any, where: str) -> None:
-    """Raise ValueError unless ``obj`` holds only what a safe load can read back."""
-    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor, torch.dtype, torch.device)):
-        return
-    if isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _check_plain(v, f"{where}[{i}]")
-        return
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)):
-                raise ValueError(f"cannot save optimizer state: key {k!r} at {where} is not a str or int")
-            _check_plain(v, f"{where}[{k!r}]")
-        return
-    raise ValueError(
-        f"cannot save optimizer state: {where} holds a {type(obj).__name__}, which a safe load "
-        f"could not read back (only tensors, numbers, strings and containers of them are saved)"
-    )
-
-
-def _copy_tensors(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {k: _copy_tensors(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_copy_tensors(v) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_copy_tensors(v) for v in obj)
-    return obj
-
-
-def _check_optimizer_state(entry: Any, name: str) -> None:
-    if not isinstance(entry, dict) or set(entry) != {"state", "param_groups"}:
-        raise ValueError(
-            f"optimizer state of param '{name}' must be a torch optimizer state dict with keys "
-            f"'state' and 'param_groups'"
-        )
-    groups = entry["param_groups"]
-    if (not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict)
-            or list(groups[0].get("params", ())) != [0]):
-        raise ValueError(
-            f"optimizer state of param '{name}' must describe exactly one parameter (one param "
-            f"group with params [0])"
-        )
-    if not isinstance(entry["state"], dict) or not set(entry["state"]) <= {0}:
-        raise ValueError(f"optimizer state of param '{name}' has per-parameter state for other parameters")
-
-
-class _Group:
-    """One torch optimizer (and, for schedulers, its scheduler) shared by several parameters."""
-
-    __slots__ = ("optim_args", "clip_args", "optimizer", "scheduler", "params")
-
-    def __init__(self, optim_args: Dict[str, Any], clip_args: Optional[Dict[str, Any]],
-                 optimizer: Any, scheduler: Any, param: torch.Tensor) -> None:
-        self.optim_args = optim_args
-        self.clip_args = clip_args
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.params: List[torch.Tensor] = [param]
-
-    @property
-    def obj(self) -> Any:
-        """What Pyro keeps per parameter: the scheduler if there is one, else the optimizer."""
-        return self.optimizer if self.scheduler is None else self.scheduler
-
-    def shareable(self) -> bool:
-        groups = getattr(self.optimizer, "param_groups", None)
-        return isinstance(groups, list) and len(groups) == 1 and groups[0]["params"] is not None
-
-    def hyperparams(self) -> Dict[str, Any]:
-        return {k: v for k, v in self.optimizer.param_groups[0].items() if k != "params"}
-
-    def scheduler_state(self) -> Optional[Dict[str, Any]]:
-        return None if self.scheduler is None else self.scheduler.state_dict()
-
-    def joint(self) -> bool:
-        return isinstance(self.optimizer, JOINT_STATE_OPTIMIZERS)
-
-    def accepts(self, other: "_Group") -> bool:
-        """Whether ``other``'s single parameter can join this group without changing any number."""
-        if not (self.shareable() and other.shareable()):
-            return False
-        if type(self.optimizer) is not type(other.optimizer):
-            return False
-        if self.joint() and (len(self.optimizer.state) or len(other.optimizer.state)):
-            return False
-        return (
-            same(self.optim_args, other.optim_args)
-            and same(self.clip_args, other.clip_args)
-            and same(self.hyperparams(), other.hyperparams())
-            and same(self.scheduler_state(), other.scheduler_state())
-        )
-
-    def absorb(self, other: "_Group") -> None:
-        """Take in the single parameter of ``other`` together with its per-parameter state."""
-        (p,) = other.params
-        self.optimizer.param_groups[0]["params"].append(p)
-        if p in other.optimizer.state:
-            self.optimizer.state[p] = other.optimizer.state[p]
-        self.params.append(p)
-
-    def remove(self, p: torch.Tensor) -> None:
-        for lst in (self.params, self.optimizer.param_groups[0]["params"]):
-            for i, q in enumerate(lst):
-                if q is p:
-                    del lst[i]
-                    break
-        self.optimizer.state.pop(p, None)
-
-    def step(self, active: List[torch.Tensor], args: tuple, kwargs: dict) -> Any:
-        """Step the optimizer on ``active`` only: other members' gradients are hidden meanwhile."""
-        hidden = []
-        if len(active) != len(self.params):
-            ids = {id(p) for p in active}
-            for p in self.params:
-                if id(p) not in ids and p.grad is not None:
-                    hidden.append((p, p.grad))
-                    p.grad = None
-        try:
-            return self.optimizer.step(*args, **kwargs)
-        finally:
-            for p, g in hidden:
-                p.grad = g
-
-
-def _clip_grads(params: List[torch.Tensor], clip_norm: Optional[float] = None,
-                clip_value: Optional[float] = None) -> None:
-    """Clip each parameter's gradient on its own, as :func:`torch.nn.utils.clip_grad_norm_` and
-    :func:`torch.nn.utils.clip_grad_value_` would applied to that parameter alone."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    if clip_norm is not None:
-        by_device: Dict[Any, List[torch.Tensor]] = {}
-        for g in grads:
-            by_device.setdefault((g.device, g.is_sparse), []).append(g)
-        for (device, sparse), gs in by_device.items():
-            if sparse:
-                for g in gs:
-                    torch.nn.utils.clip_grad_norm_([g], clip_norm)  # accepts tensors as params
-                continue
-            norms = torch.stack([torch.linalg.vector_norm(g, 2) for g in gs])
-            # the norm of the one-element vector [n], exactly as clip_grad_norm_ of one tensor
-            totals = torch.linalg.vector_norm(norms.unsqueeze(-1), 2, dim=-1)
-            coefs = torch.clamp(clip_norm / (totals + 1e-6), max=1.0)
-            torch._foreach_mul_(gs, list(coefs.unbind()))
-    if clip_value is not None:
-        dense = [g for g in grads if not g.is_sparse]
-        if dense:
-            torch._foreach_clamp_min_(dense, -clip_value)
-            torch._foreach_clamp_max_(dense, clip_value)
-        for g in grads:
-            if g.is_sparse:
-                g.coalesce().values().clamp_(-clip_value, clip_value)
-
-
-class _GradClipper:
-    """Pyro-compatible per-parameter gradient clipping callable (``optim.grad_clip[p](p)``)."""
-
-    def __init__(self, clip_args: Dict[str, Any]) -> None:
-        self.clip_args = clip_args
-
-    def __call__(self, params: Union[torch.Tensor, Iterable[torch.Tensor]]) -> None:
-        params = [params] if isinstance(params, torch.Tensor) else list(params)
-        _clip_grads(params, **self.clip_args)
+__all__ = ["FUSED_BY_DEFAULT", "JOINT_STATE_OPTIMIZERS", "OptimArgs", "PyroOptim"]
 
 
 class PyroOptim:
@@ -268,14 +66,14 @@ class PyroOptim:
         if not (clip_args is None or isinstance(clip_args, dict) or callable(clip_args)):
             raise TypeError(f"clip_args must be None, a dict or a callable, got {type(clip_args).__name__}")
         if isinstance(clip_args, dict):
-            self._check_clip_args(clip_args, None)
+            check_clip_args(clip_args, None)
         self.pt_optim_constructor = optim_constructor
         self.pt_optim_args = optim_args
-        self.pt_optim_args_argc = _arity(optim_args) if callable(optim_args) else None
+        self.pt_optim_args_argc = arity(optim_args) if callable(optim_args) else None
         self.pt_clip_args = clip_args
-        self.pt_clip_args_argc = _arity(clip_args) if callable(clip_args) else None
-        self._groups: List[_Group] = []
-        self._group_of: Dict[int, _Group] = {}
+        self.pt_clip_args_argc = arity(clip_args) if callable(clip_args) else None
+        self._groups: List[Group] = []
+        self._group_of: Dict[int, Group] = {}
         self._names: Dict[int, Optional[str]] = {}
         self._by_name: Dict[str, int] = {}
         self._state_waiting_to_be_consumed: Dict[str, Dict[str, Any]] = {}
@@ -302,7 +100,7 @@ class PyroOptim:
             if id(p) not in self._group_of:
                 self._add_param(p)
         active: Dict[int, List[torch.Tensor]] = {}
-        groups: Dict[int, _Group] = {}
+        groups: Dict[int, Group] = {}
         for p in order:
             group = self._group_of[id(p)]
             groups[id(group)] = group
@@ -310,7 +108,7 @@ class PyroOptim:
         result = None
         for key, group in groups.items():
             if group.clip_args:
-                _clip_grads(active[key], **group.clip_args)
+                clip_grads(active[key], **group.clip_args)
             result = group.step(active[key], args, kwargs)
         for p in order:
             p.grad = None
@@ -321,7 +119,7 @@ class PyroOptim:
         if not isinstance(p, torch.Tensor) or not p.is_leaf or not p.requires_grad:
             raise ValueError(
                 f"PyroOptim can only optimize leaf tensors that require grad; got "
-                f"{_describe(p, name) if isinstance(p, torch.Tensor) else repr(p)}"
+                f"{describe_param(p, name) if isinstance(p, torch.Tensor) else repr(p)}"
             )
         if name is not None:
             self._forget_stale(name, p)
@@ -340,15 +138,12 @@ class PyroOptim:
         if name is not None:
             self._by_name[name] = id(p)
 
-    def _new_group(self, p: torch.Tensor, name: Optional[str], saved: Optional[Dict[str, Any]]) -> _Group:
-        optim_args = self._get_optim_args(p, name)
-        if (self.pt_optim_constructor in FUSED_BY_DEFAULT and not _IMPLEMENTATION_KEYS & optim_args.keys()
-                and _fusable(p)):
-            optim_args = {**optim_args, "fused": True}
+    def _new_group(self, p: torch.Tensor, name: Optional[str], saved: Optional[Dict[str, Any]]) -> Group:
+        optim_args = with_default_implementation(self.pt_optim_constructor, self._get_optim_args(p, name), p)
         clip_args = self._get_grad_clip_args(p, name)
         optimizer = self.pt_optim_constructor([p], **optim_args)
         scheduler = self._make_scheduler(optimizer)
-        group = _Group(optim_args, clip_args, optimizer, scheduler, p)
+        group = Group(optim_args, clip_args, optimizer, scheduler, p)
         if saved is not None:
             self._load_into(group, saved, name)
         return group
@@ -356,11 +151,11 @@ class PyroOptim:
     def _make_scheduler(self, optimizer: Any) -> Any:
         return None
 
-    def _load_into(self, group: _Group, saved: Dict[str, Any], name: Optional[str]) -> None:
-        _check_optimizer_state(saved, str(name))
+    def _load_into(self, group: Group, saved: Dict[str, Any], name: Optional[str]) -> None:
+        check_optimizer_state(saved, str(name))
         # torch keeps the given tensors where it can: copy them, so two optimizers loaded from
         # one state (or from another optimizer's get_state()) never update each other's buffers
-        saved = _copy_tensors(saved)
+        saved = copy_tensors(saved)
         try:
             group.optimizer.load_state_dict(saved)
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
@@ -386,38 +181,17 @@ class PyroOptim:
             self._groups = [g for g in self._groups if g is not group]
 
     # ----- per-parameter settings -----------------------------------------------------------
-    def _call_per_param(self, fn: Callable, argc: Optional[int], p: torch.Tensor, name: Optional[str],
-                        what: str) -> Dict[str, Any]:
-        if name is None:
-            raise ValueError(
-                f"{what} is a callable of the parameter's name, but {_describe(p, name)} has no name"
-            )
-        if argc == 1:
-            args = fn(normalize_param_name(name))
-        else:
-            args = fn(module_from_param_with_module_name(name), user_param_name(name))
-        if not isinstance(args, dict):
-            raise TypeError(f"{what} for param '{name}' must return a dict, got {type(args).__name__}")
-        return args
-
     def _get_optim_args(self, p: torch.Tensor, name: Optional[str] = None) -> Dict[str, Any]:
         if callable(self.pt_optim_args):
-            return self._call_per_param(self.pt_optim_args, self.pt_optim_args_argc, p, name, "optim_args")
+            return settings_for(self.pt_optim_args, self.pt_optim_args_argc, p, name, "optim_args")
         return self.pt_optim_args
 
     def _get_grad_clip_args(self, p: torch.Tensor, name: Optional[str] = None) -> Optional[Dict[str, Any]]:
         if callable(self.pt_clip_args):
-            args = self._call_per_param(self.pt_clip_args, self.pt_clip_args_argc, p, name, "clip_args")
-            self._check_clip_args(args, name)
+            args = settings_for(self.pt_clip_args, self.pt_clip_args_argc, p, name, "clip_args")
+            check_clip_args(args, name)
             return args or None
         return self.pt_clip_args or None
-
-    @staticmethod
-    def _check_clip_args(clip_args: Dict[str, Any], name: Optional[str]) -> None:
-        unknown = set(clip_args) - _CLIP_KEYS
-        if unknown:
-            where = f" for param '{name}'" if name else ""
-            raise ValueError(f"unknown clip_args{where}: {sorted(unknown)}; expected clip_norm and/or clip_value")
 
     # ----- Pyro-compatible views ------------------------------------------------------------
     @property
@@ -431,16 +205,20 @@ class PyroOptim:
     @property
     def grad_clip(self) -> Dict[torch.Tensor, Optional[Callable]]:
         """``{parameter: clipping function or None}``, as in Pyro."""
-        return {p: (_GradClipper(g.clip_args) if g.clip_args else None) for g in self._groups for p in g.params}
+        return {p: (GradClipper(g.clip_args) if g.clip_args else None) for g in self._groups for p in g.params}
 
     # ----- state ------------------------------------------------------------------------------
-    def _param_state(self, group: _Group, p: torch.Tensor) -> Dict[str, Any]:
-        state = group.optimizer.state
-        per_param = {0: dict(state[p])} if p in state else {}
-        return {"state": per_param, "param_groups": [dict(group.hyperparams(), params=[0])]}
+    def _named_params(self) -> Iterator[Tuple[str, Group, torch.Tensor]]:
+        """Yield ``(store name, group, parameter)`` for every parameter still in the param store."""
+        store = pyro.get_param_store()
+        for group in self._groups:
+            for p in group.params:
+                name = store.param_name(p)
+                if name is not None:
+                    yield name, group, p
 
-    def _entry(self, group: _Group, p: torch.Tensor) -> Dict[str, Any]:
-        return self._param_state(group, p)
+    def _entry(self, group: Group, p: torch.Tensor) -> Dict[str, Any]:
+        return group.param_state(p)
 
     def get_state(self) -> Dict[str, Dict[str, Any]]:
         """Return ``{param name: state dict}`` for every parameter seen so far.
@@ -450,17 +228,13 @@ class PyroOptim:
         State loaded by :meth:`set_state` for parameters that have not appeared yet is included.
         Tensors not in the param store are left out.
         """
-        store = pyro.get_param_store()
         result: Dict[str, Dict[str, Any]] = dict(self._state_waiting_to_be_consumed)
-        for group in self._groups:
-            for p in group.params:
-                name = store.param_name(p)
-                if name is not None:
-                    result[name] = self._entry(group, p)
+        for name, group, p in self._named_params():
+            result[name] = self._entry(group, p)
         return result
 
     def _check_entry(self, name: str, entry: Any) -> None:
-        _check_optimizer_state(entry, name)
+        check_optimizer_state(entry, name)
 
     def set_state(self, state_dict: Dict[str, Dict[str, Any]]) -> None:
         """Restore state from :meth:`get_state`.
@@ -475,13 +249,7 @@ class PyroOptim:
             raise ValueError("optimizer state must be a dict keyed by param name")
         for name, entry in state_dict.items():
             self._check_entry(name, entry)
-        store = pyro.get_param_store()
-        live = {}
-        for group in self._groups:
-            for p in group.params:
-                name = store.param_name(p)
-                if name is not None:
-                    live[name] = p
+        live = {name: p for name, _, p in self._named_params()}
         for name, entry in state_dict.items():
             p = live.get(name)
             if p is None:
@@ -497,9 +265,7 @@ class PyroOptim:
             ValueError: the state holds objects a safe load could not read back (e.g. a
                 scheduler's lambda); nothing is written then.
         """
-        state = self.get_state()
-        _check_plain(state, "state")
-        serialization.atomic_save({"format": _FORMAT, "version": 1, "state": state}, filename)
+        write_state_file(self.get_state(), filename)
 
     def load(self, filename: Union[str, os.PathLike], map_location: Any = None) -> None:
         """Read state written by :meth:`save` and :meth:`set_state` it.
@@ -515,12 +281,11 @@ class PyroOptim:
             pyro.params.StateFileError: the file is truncated, corrupt, not an optimizer state
                 file, or holds anything but tensors and plain data; the optimizer is unchanged.
         """
-        obj = serialization.safe_load(filename, map_location, kind=_FORMAT)
-        state = obj.get("state")
+        state = read_state_file(filename, map_location)
         try:
             self.set_state(state)
         except ValueError as e:
-            raise serialization.StateFileError(f"{os.fspath(filename)!r}: {e}") from e
+            raise StateFileError(f"{os.fspath(filename)!r}: {e}") from e
 
     def __repr__(self) -> str:
         ctor = getattr(self.pt_optim_constructor, "__name__", repr(self.pt_optim_constructor))

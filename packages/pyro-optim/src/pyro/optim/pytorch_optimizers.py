@@ -12,43 +12,44 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
+from pyro.optim._param_settings import OptimArgs
 from pyro.optim.adagrad_rmsprop import AdagradRMSProp as _TorchAdagradRMSProp
 from pyro.optim.clipped_adam import ClippedAdam as _TorchClippedAdam
 from pyro.optim.lr_scheduler import PyroLRScheduler
-from pyro.optim.optim import OptimArgs, PyroOptim
+from pyro.optim.optim import PyroOptim
 
 _SCHEDULER_BASES = ("LRScheduler", "_LRScheduler")
 
 
-def _optimizer_wrapper(cls: type, name: str) -> Callable[..., PyroOptim]:
+def _constructor(build: Callable[..., PyroOptim], cls: type, name: str, attr: str,
+                 doc: str) -> Callable[..., PyroOptim]:
+    """Return a function ``name(optim_args, clip_args=None)`` calling ``build(cls, ...)``, with
+    ``doc`` as its docstring and ``cls`` as its attribute ``attr``, as in Pyro."""
     def wrapper(optim_args: OptimArgs, clip_args: Optional[OptimArgs] = None) -> PyroOptim:
-        return PyroOptim(cls, optim_args, clip_args)
+        return build(cls, optim_args, clip_args)
 
     wrapper.__name__ = wrapper.__qualname__ = name
     wrapper.__module__ = __name__
-    wrapper.__doc__ = (
-        f"Return a :class:`~pyro.optim.PyroOptim` over :class:`{cls.__module__}.{cls.__name__}`.\n\n"
-        f"Args:\n    optim_args: the optimizer's settings, a dict or a per-parameter callable.\n"
-        f"    clip_args: optional gradient clipping (``clip_norm``, ``clip_value``).\n"
-    )
-    wrapper.pt_optim_constructor = cls  # type: ignore[attr-defined]
+    wrapper.__doc__ = doc
+    setattr(wrapper, attr, cls)
     return wrapper
 
 
-def _scheduler_wrapper(cls: type, name: str) -> Callable[..., PyroLRScheduler]:
-    def wrapper(optim_args: Dict[str, Any], clip_args: Optional[OptimArgs] = None) -> PyroLRScheduler:
-        return PyroLRScheduler(cls, optim_args, clip_args)
+def _optimizer_wrapper(cls: type, name: str) -> Callable[..., PyroOptim]:
+    return _constructor(PyroOptim, cls, name, "pt_optim_constructor", (
+        f"Return a :class:`~pyro.optim.PyroOptim` over :class:`{cls.__module__}.{cls.__name__}`.\n\n"
+        f"Args:\n    optim_args: the optimizer's settings, a dict or a per-parameter callable.\n"
+        f"    clip_args: optional gradient clipping (``clip_norm``, ``clip_value``).\n"
+    ))
 
-    wrapper.__name__ = wrapper.__qualname__ = name
-    wrapper.__module__ = __name__
-    wrapper.__doc__ = (
+
+def _scheduler_wrapper(cls: type, name: str) -> Callable[..., PyroLRScheduler]:
+    return _constructor(PyroLRScheduler, cls, name, "pt_scheduler_constructor", (
         f"Return a :class:`~pyro.optim.PyroLRScheduler` over "
         f":class:`torch.optim.lr_scheduler.{cls.__name__}`.\n\n"
         f"Args:\n    optim_args: ``{{'optimizer': <torch optimizer class>, 'optim_args': {{...}}, "
         f"**scheduler settings}}``.\n    clip_args: optional gradient clipping.\n"
-    )
-    wrapper.pt_scheduler_constructor = cls  # type: ignore[attr-defined]
-    return wrapper
+    ))
 
 
 def _torch_optimizers() -> Dict[str, type]:
