@@ -56,6 +56,8 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
     Returns:
         The sampled or observed value.
     """
+    if not callable(fn) and not isinstance(fn, torch.distributions.Distribution):
+        _bad_sample_fn(name, fn)
     if obs_mask is not None:
         return _masked_observe(name, fn, obs, obs_mask, args, infer, kwargs)
     if not _PYRO_STACK:
@@ -64,7 +66,7 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
                 warnings.warn(f"trying to observe a value outside of inference at {name}",
                               RuntimeWarning, stacklevel=2)
             return obs
-        return fn(*args, **kwargs) if callable(fn) else _draw(fn, args, kwargs)
+        return _draw(fn, args, kwargs)
     # new_message's dict written out: this is the per-site hot path, and the call with keyword
     # arguments costs a fifth of a traced site's own overhead.
     msg = {
@@ -75,6 +77,18 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
     }
     apply_stack(msg)
     return msg["value"]
+
+
+def _bad_sample_fn(name: Any, fn: Any) -> None:
+    """Raise the ``TypeError`` for a ``pyro.sample`` whose ``fn`` is neither a distribution nor
+    a callable (checked before any handler sees the site)."""
+    shown = repr(fn)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    raise TypeError(
+        f"pyro.sample: site '{name}': fn must be a distribution or a callable, got "
+        f"{type(fn).__name__} {shown}"
+    )
 
 
 def _masked_observe(name: str, fn: Any, obs: Any, obs_mask: Any, args: tuple,

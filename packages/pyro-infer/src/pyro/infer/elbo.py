@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch
 
+from pyro.infer.nonfinite import first_nonfinite_site
 from pyro.infer.util import plate_nesting
 
 __all__ = ["ELBO", "ELBOModule", "set_seed_front_door"]
@@ -129,12 +130,36 @@ class ELBO(metaclass=_ELBOMeta):
 
     def _get_traces(self, model: Callable, guide: Callable, args: tuple,
                     kwargs: dict) -> Iterator[Tuple[Any, Any]]:
-        """Yield ``(model_trace, guide_trace)`` per particle (once when vectorized)."""
+        """Yield ``(model_trace, guide_trace)`` per particle (once when vectorized).
+
+        The traces of the call are kept (in ``_recorded_traces``) until :meth:`_warn_if_nan`
+        checks the call's loss, so that a NaN loss can name the site it came from.
+        """
+        recorded: List[Any] = []
+        self._recorded_traces = recorded
         if self.vectorize_particles:
-            yield self._get_vectorized_trace(model, guide, args, kwargs)
+            pair = self._get_vectorized_trace(model, guide, args, kwargs)
+            recorded.append(pair)
+            yield pair
         else:
             for _ in range(self.num_particles):
-                yield self._get_trace(model, guide, args, kwargs)
+                pair = self._get_trace(model, guide, args, kwargs)
+                recorded.append(pair)
+                yield pair
+
+    def _warn_if_nan(self, loss: Any, what: str = "loss") -> Any:
+        """Warn as Pyro does (``UserWarning: Encountered NaN: loss``) when ``loss`` is NaN, naming
+        the first site of this call's traces that is not finite; release the traces."""
+        recorded = self.__dict__.pop("_recorded_traces", None)
+        if isinstance(loss, torch.Tensor):
+            nan = bool(torch.isnan(loss.detach()).any())
+        else:
+            nan = loss != loss
+        if nan:
+            where = first_nonfinite_site(recorded or ())
+            note = f"; first non-finite site: {where}" if where else ""
+            warnings.warn(f"Encountered NaN: {what}{note}", UserWarning, stacklevel=2)
+        return loss
 
     # ----- the interface --------------------------------------------------------------------
     def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:

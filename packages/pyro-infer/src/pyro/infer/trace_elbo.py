@@ -17,7 +17,6 @@ from pyro.infer.util import (
     torch_backward,
     torch_item,
 )
-from pyro.util import warn_if_nan
 
 __all__ = ["JitTrace_ELBO", "Trace_ELBO"]
 
@@ -132,14 +131,14 @@ class Trace_ELBO(ELBO):
             loss, _ = self._loss_and_surrogate(model, guide, args, kwargs, backward=False,
                                                surrogate=False)
         loss = torch_item(loss)
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
         """Estimate the negative ELBO, backpropagate its surrogate into the params; return a float."""
         loss, _ = self._loss_and_surrogate(model, guide, args, kwargs, backward=True)
         loss = torch_item(loss)
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def differentiable_loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -148,7 +147,7 @@ class Trace_ELBO(ELBO):
         loss = torch.as_tensor(loss)
         if isinstance(surrogate_loss, torch.Tensor):
             loss = loss + (surrogate_loss - surrogate_loss.detach())
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
 
@@ -181,14 +180,14 @@ class JitTrace_ELBO(JitCompiledLoss, Trace_ELBO):
         loss, surrogate_loss = self._compiled(model, guide)(*args, **kwargs)
         torch_backward(surrogate_loss, self.retain_graph)
         loss = loss.item()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
         with torch.no_grad():
             loss, _ = self._compiled(model, guide)(*args, **kwargs)
         loss = loss.item()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def differentiable_loss(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> torch.Tensor:

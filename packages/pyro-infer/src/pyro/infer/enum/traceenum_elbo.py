@@ -27,7 +27,6 @@ from pyro.infer.util import (
 from pyro.ops.score_parts import scale_and_mask
 from pyro.poutine.handlers import infer_config, replay, trace
 from pyro.poutine.util import site_is_subsample
-from pyro.util import warn_if_nan
 
 __all__ = ["JitTraceEnum_ELBO", "TraceEnum_ELBO"]
 
@@ -262,7 +261,7 @@ class TraceEnum_ELBO(ELBO):
             for elbo in self._particle_elbos(model, guide, args, kwargs):
                 loss = loss - elbo
             loss = torch_item(loss) * self._scale()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def differentiable_loss(self, model: Callable, guide: Callable, *args: Any,
@@ -274,7 +273,7 @@ class TraceEnum_ELBO(ELBO):
         loss = torch.as_tensor(loss)
         if self.num_particles != 1:
             loss = loss * self._scale()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any,
@@ -290,7 +289,7 @@ class TraceEnum_ELBO(ELBO):
                 loss += particle_loss.item()
             else:
                 loss += particle_loss
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     # ----- posterior marginals --------------------------------------------------------------
@@ -342,7 +341,7 @@ class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
         """Return the negative ELBO as a float, from the compiled graph."""
         with torch.no_grad():
             loss = self.differentiable_loss(model, guide, *args, **kwargs).item()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any,
@@ -352,7 +351,7 @@ class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
         if loss.requires_grad:
             loss.backward(retain_graph=self.retain_graph)
         loss = loss.item()
-        warn_if_nan(loss, "loss")
+        self._warn_if_nan(loss)
         return loss
 
 

@@ -1,0 +1,139 @@
+"""Bad inputs to inference answer clearly: a NaN loss names its site; SVI wants a Pyro optimizer."""
+
+import warnings
+
+import pytest
+import torch
+
+import pyro
+import pyro.distributions as dist
+from pyro.infer import (
+    SVI,
+    Trace_ELBO,
+    TraceEnum_ELBO,
+    TraceGraph_ELBO,
+    TraceMeanField_ELBO,
+    config_enumerate,
+)
+from pyro.optim import Adam
+
+ELBOS = [
+    Trace_ELBO,
+    TraceGraph_ELBO,
+    TraceMeanField_ELBO,
+    lambda **kw: TraceEnum_ELBO(max_plate_nesting=1, strict_enumeration_warning=False, **kw),
+]
+METHODS = ["loss", "loss_and_grads", "differentiable_loss"]
+
+
+def _nan_warnings(fn):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        value = fn()
+    return value, [str(w.message) for w in record]
+
+
+def _call(elbo, method, model, guide):
+    out = getattr(elbo, method)(model, guide)
+    return out.detach().item() if isinstance(out, torch.Tensor) else out
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("make_elbo", ELBOS)
+def test_nan_param_is_named(make_elbo, method):
+    pyro.clear_param_store()
+
+    def model():
+        with pyro.plate("data", 3):
+            pyro.sample("z", dist.Normal(0.0, 1.0))
+
+    def guide():
+        loc = pyro.param("loc", torch.zeros(3))
+        with pyro.plate("data", 3):
+            pyro.sample("z", dist.Normal(loc, 1.0))
+
+    guide()
+    with torch.no_grad():
+        pyro.param("loc").unconstrained()[1] = float("nan")
+    with pyro.validation_enabled(False):
+        loss, messages = _nan_warnings(lambda: _call(make_elbo(), method, model, guide))
+    assert loss != loss
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("Encountered NaN: loss")
+    assert "param 'loc' of the guide: its value is nan" in messages[0]
+
+
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_observation_outside_support_is_named(vectorize):
+    pyro.clear_param_store()
+
+    def model():
+        z = pyro.sample("z", dist.Normal(0.0, 1.0))
+        pyro.sample("ok", dist.Normal(z, 1.0), obs=torch.tensor(0.3))
+        pyro.sample("x", dist.Beta(2.0, 2.0), obs=torch.tensor(1.5))
+
+    def guide():
+        pyro.sample("z", dist.Normal(pyro.param("m", torch.tensor(0.0)), 1.0))
+
+    elbo = Trace_ELBO(num_particles=3, vectorize_particles=vectorize, max_plate_nesting=0)
+    with pyro.validation_enabled(False):
+        _, messages = _nan_warnings(lambda: elbo.loss_and_grads(model, guide))
+    assert len(messages) == 1, messages
+    assert "site 'x' of the model: its log_prob is nan" in messages[0]
+    assert "Beta" in messages[0]
+
+
+def test_nan_distribution_parameter_from_data_is_named():
+    data = torch.tensor([0.0, float("nan"), 1.0])
+
+    @config_enumerate
+    def model():
+        c = pyro.sample("c", dist.Categorical(torch.ones(3) / 3))
+        pyro.sample("x", dist.Normal(data[c], 1.0), obs=torch.tensor(0.0))
+
+    with pyro.validation_enabled(False):
+        _, messages = _nan_warnings(
+            lambda: TraceEnum_ELBO(max_plate_nesting=0).loss(model, lambda: None))
+    assert len(messages) == 1, messages
+    assert "site 'x' of the model: its distribution's parameter 'loc' is nan (Normal)" in messages[0]
+
+
+def test_sample_value_nan_is_named():
+    def model():
+        pyro.sample("y", dist.Normal(0.0, 1.0), obs=torch.tensor(float("nan")))
+
+    with pyro.validation_enabled(False):
+        _, messages = _nan_warnings(lambda: Trace_ELBO().loss(model, lambda: None))
+    assert len(messages) == 1, messages
+    assert "site 'y' of the model: its observed value is nan" in messages[0]
+
+
+def test_finite_loss_warns_nothing_and_keeps_no_traces():
+    pyro.clear_param_store()
+
+    def model():
+        pyro.sample("z", dist.Normal(0.0, 1.0))
+
+    def guide():
+        pyro.sample("z", dist.Normal(pyro.param("m", torch.tensor(0.2)), 1.0))
+
+    elbo = Trace_ELBO(num_particles=2)
+    loss, messages = _nan_warnings(lambda: elbo.loss_and_grads(model, guide))
+    assert loss == loss and messages == []
+    assert "_recorded_traces" not in vars(elbo)
+
+
+@pytest.mark.parametrize("optim", [torch.optim.Adam, "instance"])
+def test_svi_rejects_torch_optimizers(optim):
+    if optim == "instance":
+        optim = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    with pytest.raises(ValueError, match="Optimizer should be an instance of pyro.optim.PyroOptim") as info:
+        SVI(lambda: None, lambda: None, optim, Trace_ELBO())
+    assert "Adam" in str(info.value)
+
+
+def test_svi_accepts_pyro_optimizers_and_schedulers():
+    scheduler = pyro.optim.ExponentialLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1},
+                                          "gamma": 0.9})
+    for optim in (Adam({"lr": 0.1}), scheduler):
+        SVI(lambda: None, lambda: None, optim, Trace_ELBO())
