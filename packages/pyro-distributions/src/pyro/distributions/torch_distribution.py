@@ -1,14 +1,24 @@
-"""Pyro's semantics on top of :mod:`torch.distributions`: shapes, expand, to_event, mask."""
+"""Pyro's semantics on top of :mod:`torch.distributions`: shapes, expand, to_event, mask.
+
+:class:`TorchDistributionMixin` and the three distributions its methods return live here
+together, since each needs the other: ``expand`` gives an :class:`ExpandedDistribution`,
+``mask`` a :class:`MaskedDistribution` and ``to_event`` an ``Independent``, and all three are
+subclasses of the mixin. ``Independent`` is wrapped here (by
+:func:`~pyro.distributions.torch_wrapper.wrap_torch_distribution`, as every torch class is) and
+is public as :class:`pyro.distributions.torch.Independent`.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence, Tuple
 
 import torch
+import torch.distributions as _td
 from torch.distributions import constraints
 
 from pyro.distributions.distribution import Distribution
-from pyro.distributions.util import broadcast_shape, scale_and_mask
+from pyro.distributions.torch_wrapper import wrap_torch_distribution
+from pyro.distributions.util import broadcast_shape, scale_and_mask, sum_rightmost
 from pyro.distributions.validation import validate_sample
 from pyro.ops.score_parts import ScoreParts
 
@@ -92,8 +102,6 @@ class TorchDistributionMixin(Distribution):
         Returns:
             An :class:`Independent` distribution (or ``self`` when the number is zero).
         """
-        from pyro.distributions.torch import Independent
-
         if reinterpreted_batch_ndims is None:
             reinterpreted_batch_ndims = len(self.batch_shape)
         if reinterpreted_batch_ndims == 0:
@@ -378,6 +386,17 @@ class MaskedDistribution(_WrappedDistribution):
     def entropy(self) -> torch.Tensor:
         return scale_and_mask(self.base_dist.entropy(), mask=self._mask)
 
+
+def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwargs: Any) -> ScoreParts:
+    n = self.reinterpreted_batch_ndims
+    parts = self.base_dist.score_parts(value)
+    return ScoreParts(*(sum_rightmost(p, n) for p in parts))
+
+
+Independent = wrap_torch_distribution(
+    _td.Independent, TorchDistributionMixin, ExpandedDistribution,
+    {"score_parts": _independent_score_parts},
+)
 
 __all__ = [
     "ExpandedDistribution",

@@ -1,0 +1,185 @@
+"""How a :mod:`torch.distributions` class becomes Pyro's: :func:`wrap_torch_distribution`.
+
+The wrapper is a subclass of the torch class and of a mixin (Pyro's
+:class:`~pyro.distributions.torch_distribution.TorchDistributionMixin`), named and documented as
+the torch class and living, for pickling and ``repr``, in :mod:`pyro.distributions.torch`. It
+adds, with no per-class code: constructor errors that name the distribution and the shapes of
+its parameters, parameter checks done once and cheaply (:mod:`pyro.distributions.validation`),
+and an ``expand`` that also works for subclasses with their own ``__init__`` (falling back to an
+expanded-distribution class when torch's own ``expand`` cannot). The mixin and the
+expanded-distribution class are arguments, so this module imports neither: it sits below
+:mod:`pyro.distributions.torch_distribution`, which wraps ``Independent`` with it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Dict, Sequence
+
+import torch
+import torch.distributions as _td
+
+from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import validate_args, validate_sample
+
+#: The module every wrapper class names as its own (where the wrappers are public names).
+WRAPPER_MODULE = "pyro.distributions.torch"
+
+_BASE_EXPAND = _td.Distribution.expand
+
+# Their constructors use the validation flag for more than torch's parameter checks (a check
+# before clamping, an extra check after construction): they keep torch's own validation.
+_TORCH_VALIDATED = frozenset({"ContinuousBernoulli", "Geometric", "VonMises"})
+
+
+def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
+    try:
+        bound = inspect.signature(init).bind_partial(None, *args, **kwargs)
+    except TypeError:
+        return ""
+    parts = []
+    for name, value in list(bound.arguments.items())[1:]:
+        if isinstance(value, torch.Tensor):
+            parts.append(f"{name}: shape {tuple(value.shape)}")
+        elif isinstance(value, (int, float)):
+            parts.append(f"{name}: {value!r}")
+    return ", ".join(parts)
+
+
+def _make_init(torch_cls: type, name: str) -> Any:
+    base_init = torch_cls.__init__
+    params = list(inspect.signature(base_init).parameters)[1:]
+    # Position of ``validate_args`` among the positional arguments, or None to leave torch's
+    # validation in charge.
+    pos = None
+    if name not in _TORCH_VALIDATED and "validate_args" in params:
+        pos = params.index("validate_args")
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        validate = False
+        if pos is not None:
+            # Build with torch's validation off, then check the parameters once, cheaply
+            # (pyro.distributions.validation); inner distributions are not checked again.
+            if len(args) > pos:
+                validate = args[pos]
+                args = args[:pos] + (False,) + args[pos + 1:]
+            else:
+                validate = kwargs.get("validate_args")
+                kwargs["validate_args"] = False
+            if validate is None:
+                validate = _td.Distribution._validate_args
+        try:
+            base_init(self, *args, **kwargs)
+            if validate:
+                self._validate_args = True
+                validate_args(self)
+        except RuntimeError as e:
+            raise ValueError(
+                f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
+            ) from e
+        except ValueError as e:
+            if name in str(e):
+                raise
+            raise ValueError(f"{name}({_describe_args(base_init, args, kwargs)}): {e}") from e
+
+    functools.update_wrapper(__init__, base_init)
+    __init__.__qualname__ = f"{name}.__init__"
+    return __init__
+
+
+def _make_expand(torch_cls: type, name: str, expanded: type) -> Any:
+    if torch_cls.expand is _BASE_EXPAND:
+        def expand(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+            batch_shape = torch.Size(batch_shape)
+            if batch_shape == self.batch_shape:
+                return self
+            return expanded(self, batch_shape)
+    else:
+        torch_expand = torch_cls.expand
+
+        def expand(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+            if _instance is None:
+                _instance = type(self).__new__(type(self))
+            try:
+                result = torch_expand(self, batch_shape, _instance)
+            except NotImplementedError:
+                return expanded(self, batch_shape)
+            except RuntimeError as e:
+                raise ValueError(
+                    f"{name}: cannot expand batch_shape {tuple(self.batch_shape)} to "
+                    f"{tuple(batch_shape)}: {e}"
+                ) from e
+            if result.batch_shape != self.batch_shape:
+                # Remember the small parameters: log_prob broadcasts them against the value
+                # instead of computing e.g. log(scale) once per element of a plate.
+                result._unexpanded = self.__dict__.get("_unexpanded", self)
+            return result
+
+    expand.__doc__ = "Return this distribution broadcast to ``batch_shape``."
+    expand.__module__ = WRAPPER_MODULE
+    expand.__qualname__ = f"{name}.expand"
+    return expand
+
+
+def _make_log_prob(torch_log_prob: Any) -> Any:
+
+    def log_prob(self: Any, value: torch.Tensor) -> torch.Tensor:
+        base = self.__dict__.get("_unexpanded")
+        # Only when log_prob is not overridden further down: an override calling super()
+        # would otherwise run twice.
+        if base is None or type(self).log_prob is not log_prob:
+            return torch_log_prob(self, value)
+        lp = base.log_prob(value)
+        batch_shape = self.batch_shape
+        n = len(batch_shape)
+        if lp.dim() < n or lp.shape[lp.dim() - n:] != batch_shape:
+            try:
+                lp = lp.expand(broadcast_shape(lp.shape, batch_shape))
+            except ValueError as e:
+                raise ValueError(
+                    f"{type(self).__name__}.log_prob: value of shape {tuple(value.shape)} does not "
+                    f"broadcast with batch_shape {tuple(batch_shape)} and event_shape "
+                    f"{tuple(self.event_shape)}"
+                ) from e
+        return lp
+
+    functools.update_wrapper(log_prob, torch_log_prob)
+    return log_prob
+
+
+def wrap_torch_distribution(
+    torch_cls: type, mixin: type, expanded: type, namespace: Dict[str, Any] | None = None
+) -> type:
+    """Return Pyro's subclass of the torch distribution class ``torch_cls``.
+
+    Args:
+        torch_cls: a subclass of :class:`torch.distributions.Distribution`.
+        mixin: the class mixed in after ``torch_cls`` (Pyro's ``TorchDistributionMixin``).
+        expanded: what ``expand`` returns, as ``expanded(dist, batch_shape)``, when torch's own
+            ``expand`` is the base class's or raises ``NotImplementedError``
+            (Pyro's ``ExpandedDistribution``).
+        namespace: methods that replace torch's in the new class (e.g. a faster ``log_prob``).
+
+    Returns:
+        A class named ``torch_cls.__name__`` whose ``__module__`` is
+        :mod:`pyro.distributions.torch`, with bases ``(torch_cls, mixin)``.
+    """
+    name = torch_cls.__name__
+    ns: Dict[str, Any] = {
+        "__module__": WRAPPER_MODULE,
+        "__qualname__": name,
+        "__doc__": f"Pyro's :class:`torch.distributions.{name}` (same arguments), with the "
+                   f"methods of :class:`~pyro.distributions.TorchDistributionMixin`.",
+        "__init__": _make_init(torch_cls, name),
+        "expand": _make_expand(torch_cls, name, expanded),
+        "_validate_sample": validate_sample,
+    }
+    namespace = dict(namespace or {})
+    if torch_cls.expand is not _BASE_EXPAND:
+        ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))
+    ns.update(namespace)
+    return type(name, (torch_cls, mixin), ns)
+
+
+__all__ = ["wrap_torch_distribution"]
