@@ -13,7 +13,7 @@ import linecache
 import os
 import sys
 from types import FrameType
-from typing import Any, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 __all__ = ["pending_sample_site", "sample_site_name"]
 
@@ -81,6 +81,25 @@ def _plain_value(node: ast.AST, frame: FrameType) -> Any:
     return None
 
 
+_TREES: Dict[str, Tuple[str, Optional[ast.AST]]] = {}
+
+
+def _parse(filename: str, module_globals: Dict[str, Any]) -> Optional[ast.AST]:
+    """The syntax tree of a source file (kept while its text is unchanged), or ``None``."""
+    source = "".join(linecache.getlines(filename, module_globals))
+    if not source:
+        return None
+    cached = _TREES.get(filename)
+    if cached is not None and cached[0] == source:
+        return cached[1]
+    try:
+        tree: Optional[ast.AST] = ast.parse(source, filename)
+    except (SyntaxError, ValueError):
+        tree = None
+    _TREES[filename] = (source, tree)
+    return tree
+
+
 def sample_site_name(frame: FrameType) -> Optional[str]:
     """Return the name of the innermost ``sample(...)`` call that encloses the expression
     ``frame`` is evaluating, or ``None`` when there is none or its name cannot be read
@@ -88,13 +107,8 @@ def sample_site_name(frame: FrameType) -> Optional[str]:
     pos = _positions(frame)
     if pos is None:
         return None
-    filename = frame.f_code.co_filename
-    lines = linecache.getlines(filename, frame.f_globals)
-    if not lines:
-        return None
-    try:
-        tree = ast.parse("".join(lines), filename)
-    except (SyntaxError, ValueError):
+    tree = _parse(frame.f_code.co_filename, frame.f_globals)
+    if tree is None:
         return None
     best: Optional[ast.Call] = None
     for node in ast.walk(tree):
@@ -112,14 +126,22 @@ def sample_site_name(frame: FrameType) -> Optional[str]:
     return None
 
 
-def pending_sample_site(skip_dirs: Iterable[str]) -> Optional[str]:
-    """Return the ``pyro.sample`` site being built by the innermost caller whose file lies
-    outside ``skip_dirs`` (the library's own directories), or ``None``."""
+def pending_sample_site(skip_dirs: Iterable[str], max_frames: int = 8) -> Optional[str]:
+    """Return the ``pyro.sample`` site being built by the callers: the innermost of the first
+    ``max_frames`` frames outside ``skip_dirs`` (the library's own folders) that is evaluating
+    the arguments of a ``sample(...)`` call names it; ``None`` when none does.
+
+    So ``pyro.sample("z", dist.Normal(loc, 1.0))`` names ``z``, and so does
+    ``pyro.sample("z", prior())`` when ``prior`` builds the distribution.
+    """
     skip = tuple(os.path.join(os.path.abspath(d), "") for d in skip_dirs)
     frame: Optional[FrameType] = sys._getframe(1)
-    while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(skip):
-            return sample_site_name(frame)
+    looked = 0
+    while frame is not None and looked < max_frames:
+        if not os.path.abspath(frame.f_code.co_filename).startswith(skip):
+            looked += 1
+            name = sample_site_name(frame)
+            if name is not None:
+                return name
         frame = frame.f_back
     return None

@@ -19,7 +19,7 @@ from torch.distributions import constraints
 from pyro.distributions.distribution import Distribution
 from pyro.distributions.torch_wrapper import wrap_torch_distribution
 from pyro.distributions.util import broadcast_shape, scale_and_mask, sum_rightmost
-from pyro.distributions.validation import validate_sample
+from pyro.distributions.validation import construction_error, validate_sample
 from pyro.ops.score_parts import ScoreParts
 
 _EMPTY = torch.Size()
@@ -152,6 +152,13 @@ class TorchDistribution(torch.distributions.Distribution, TorchDistributionMixin
     """
 
     _validate_sample = validate_sample
+
+    def __init__(self, batch_shape: Sequence[int] = torch.Size(), event_shape: Sequence[int] = torch.Size(),
+                 validate_args: Optional[bool] = None) -> None:
+        try:
+            super().__init__(batch_shape, event_shape, validate_args)
+        except ValueError as e:  # torch's parameter check: say which site the distribution was for
+            raise construction_error(str(e)) from e
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "TorchDistribution":
         """Return this distribution broadcast to ``batch_shape`` (new leading or size-1 dims)."""

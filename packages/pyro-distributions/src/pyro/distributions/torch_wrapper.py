@@ -21,7 +21,7 @@ import torch
 import torch.distributions as _td
 
 from pyro.distributions.util import broadcast_shape
-from pyro.distributions.validation import validate_args, validate_sample
+from pyro.distributions.validation import construction_error, validate_args, validate_sample
 
 #: The module every wrapper class names as its own (where the wrappers are public names).
 WRAPPER_MODULE = "pyro.distributions.torch"
@@ -75,13 +75,14 @@ def _make_init(torch_cls: type, name: str) -> Any:
                 self._validate_args = True
                 validate_args(self)
         except RuntimeError as e:
-            raise ValueError(
+            raise construction_error(
                 f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
             ) from e
         except ValueError as e:
-            if name in str(e):
-                raise
-            raise ValueError(f"{name}({_describe_args(base_init, args, kwargs)}): {e}") from e
+            message = str(e)
+            if name not in message:
+                message = f"{name}({_describe_args(base_init, args, kwargs)}): {message}"
+            raise construction_error(message) from e
 
     functools.update_wrapper(__init__, base_init)
     __init__.__qualname__ = f"{name}.__init__"

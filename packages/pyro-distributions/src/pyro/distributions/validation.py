@@ -23,12 +23,15 @@ outer distribution's, which are.
 
 from __future__ import annotations
 
+import os
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch.distributions import constraints
 from torch.distributions.utils import lazy_property
+
+from pyro.call_site import pending_sample_site
 
 _C = constraints
 _Number = (int, float)
@@ -263,3 +266,20 @@ def validate_sample(d: Any, value: Any) -> None:
         )
     if large:
         _remember_valid(value, support)
+
+
+#: Frames in these folders are the library's own; the first frame outside them is user code.
+_LIBRARY_DIRS = (os.path.dirname(os.path.abspath(__file__)),
+                 os.path.dirname(os.path.abspath(torch.__file__)))
+
+
+def construction_error(message: str) -> ValueError:
+    """The ``ValueError`` for a distribution that cannot be built: ``message``, led by the
+    ``pyro.sample`` site the calling user code builds the distribution for, when its source
+    names one (``site 'z': ...``). Called only once construction has failed."""
+    if not message.startswith("site '"):
+        site = pending_sample_site(_LIBRARY_DIRS)
+        if site is not None:
+            message = f"site '{site}': {message}"
+    return ValueError(message)
+

@@ -1,0 +1,72 @@
+"""A distribution that cannot be built names the ``pyro.sample`` site it was built for."""
+
+import pytest
+import torch
+from torch.distributions import constraints
+
+import pyro
+import pyro.distributions as dist
+import pyro.poutine as poutine
+
+NAN = torch.tensor(float("nan"))
+
+
+class _Positive(dist.TorchDistribution):
+    """A distribution of Pyro's own kind, validated by torch's base class."""
+
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.positive
+
+    def __init__(self, rate, validate_args=None):
+        self.rate = rate
+        super().__init__(rate.shape, validate_args=validate_args)
+
+
+CASES = {
+    "Normal": lambda: dist.Normal(NAN, 1.0),  # checked by pyro.distributions.validation
+    "Geometric": lambda: dist.Geometric(NAN),  # checked by torch itself
+    "BetaBinomial": lambda: dist.BetaBinomial(NAN, 1.0, 3),  # Pyro's own, through its Beta
+    "own class": lambda: _Positive(torch.tensor(-1.0)),  # Pyro's TorchDistribution base
+}
+
+
+@pytest.mark.parametrize("make", CASES.values(), ids=list(CASES))
+@pytest.mark.parametrize("under", ["plain", "trace"])
+def test_invalid_parameter_names_the_site(make, under):
+    def model():
+        return pyro.sample("theta", make())
+
+    run = model if under == "plain" else poutine.trace(model).get_trace
+    with pyro.validation_enabled(True), pytest.raises(ValueError) as info:
+        run()
+    message = str(info.value)
+    assert message.startswith("site 'theta': "), message
+    assert "Expected parameter" in message
+    assert message.count("site 'theta'") == 1
+
+
+def test_site_named_by_variable_and_fstring():
+    layer = 2
+    name = "w"
+    with pyro.validation_enabled(True):
+        with pytest.raises(ValueError, match=r"^site 'w_2': "):
+            pyro.sample(f"{name}_{layer}", dist.Normal(torch.zeros(2), torch.tensor([1.0, -1.0])))
+        with pytest.raises(ValueError, match=r"^site 'w': "):
+            pyro.sample(name, dist.Normal(NAN, 1.0))
+
+
+def test_shape_error_names_the_site():
+    with pytest.raises(ValueError, match=r"^site 'y': Normal: parameters of incompatible shapes"):
+        pyro.sample("y", dist.Normal(torch.zeros(2), torch.ones(3)))
+
+
+def test_outside_a_sample_call_the_message_is_unchanged():
+    with pyro.validation_enabled(True), pytest.raises(ValueError) as info:
+        dist.Normal(NAN, 1.0)
+    assert str(info.value).startswith("Expected parameter loc")
+
+
+def test_validation_off_builds_the_distribution():
+    with pyro.validation_enabled(False):
+        d = pyro.sample("theta", dist.Normal(NAN, 1.0).expand([2]))
+    assert d.shape == (2,) and torch.isnan(d).all()
