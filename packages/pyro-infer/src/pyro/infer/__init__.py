@@ -19,7 +19,6 @@ __all__ += ["ELBO", "JitTrace_ELBO", "SVI", "TraceGraph_ELBO", "TraceMeanField_E
 
 # --- enumeration ---------------------------------------------------------------------------
 from pyro.infer.enum import JitTraceEnum_ELBO, TraceEnum_ELBO, config_enumerate
-from pyro.infer import legacy  # noqa: F401,E402  (installs the seed's ELBO(...) front door)
 
 __all__ += ["JitTraceEnum_ELBO", "TraceEnum_ELBO", "config_enumerate"]
 
@@ -31,6 +30,9 @@ from pyro.infer.search import Search
 
 __all__ += ["EmpiricalMarginal", "Importance", "Predictive", "Search", "TracePosterior",
             "vectorized_importance_weights"]
+
+# The seed's ``ELBO(trace_graph=..., enum_discrete=...)``: installs its front door on import.
+from pyro.infer import legacy  # noqa: E402,F401
 
 
 def __getattr__(name: str) -> Any:
