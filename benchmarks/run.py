@@ -192,7 +192,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         parser.error(f"unknown backends {sorted(unknown)}")
-    pythons = {"ours": args.ours_python, "pyro-1.9.2": args.pyro_python, "torch": args.ours_python}
+    # Absolute: the workers run in benchmarks/, where a path relative to the caller means nothing.
+    ours, reference = os.path.abspath(args.ours_python), os.path.abspath(args.pyro_python)
+    pythons = {"ours": ours, "pyro-1.9.2": reference, "torch": ours}
     workers: Dict[str, Worker] = {}
     try:
         for b in backends:
