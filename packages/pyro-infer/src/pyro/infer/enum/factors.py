@@ -16,7 +16,7 @@ from pyro.infer.enum.contract import plate_label
 from pyro.ops.score_parts import scale_and_mask
 from pyro.poutine.site_densities import site_log_prob
 
-__all__ = ["SiteInfo", "compute_log_probs", "site_info"]
+__all__ = ["SiteInfo", "compute_log_probs", "contraction_log_prob", "site_info"]
 
 _NO_LABELS: Dict[int, str] = {}
 
@@ -108,3 +108,20 @@ def _enumerated_categorical_log_prob(site: Dict[str, Any]) -> Any:
         log_p = logits.transpose(dim - 1, -1).squeeze(-1)
     # Broadcast (a view) to what log_prob would return: the value's shape against the batch.
     return log_p.expand(broadcast_shape(log_p.shape, fn.batch_shape))
+
+
+def contraction_log_prob(site: Dict[str, Any], summed_out: bool) -> Any:
+    """The unscaled log-factor a model site brings to the contraction (its plates' scale is
+    applied there).
+
+    A mask drops a site's factor, except the factor of a site the model sums out: masking it
+    would turn its prior into a constant 1 per value and add ``log K`` for a site of K values.
+    Kept, its prior sums to one over the values, so a masked-out element whose children are
+    masked too contributes nothing, and an unmasked child sees the right prior (as in Pyro).
+    """
+    log_p = site["unscaled_log_prob"]
+    mask = site["mask"]
+    if summed_out or mask is None:
+        return log_p
+    return scale_and_mask(log_p, 1.0, mask)
+

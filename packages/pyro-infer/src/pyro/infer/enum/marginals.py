@@ -13,8 +13,7 @@ import torch
 
 import pyro.distributions as dist
 from pyro.infer.enum.contract import Factor, contract, pack, sum_out
-from pyro.infer.enum.factors import site_info
-from pyro.ops.score_parts import scale_and_mask
+from pyro.infer.enum.factors import contraction_log_prob, site_info
 from pyro.poutine.util import site_is_subsample
 
 
@@ -77,9 +76,10 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any,
             if site["type"] != "sample" or site_is_subsample(site):
                 continue
             info = site_info(site, cache)
-            log_p = scale_and_mask(site["unscaled_log_prob"], 1.0, site["mask"])
+            summed_out = "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes
+            log_p = contraction_log_prob(site, summed_out)
             factor = pack(torch.as_tensor(log_p).detach(), info.dim_labels, info.plate_sizes, name)
-            if "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes:
+            if summed_out:
                 label_ordinals[name] = info.ordinal
                 sum_labels.add(name)
                 rank[name] = index

@@ -12,7 +12,7 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum.contract import Factor, align, contract, pack, product
-from pyro.infer.enum.factors import SiteInfo, compute_log_probs, site_info
+from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
 from pyro.infer.enum.messenger import EnumMessenger
 from pyro.infer.enum.sequential import iter_discrete_traces
@@ -24,7 +24,6 @@ from pyro.infer.util import (
     prune_subsample_sites_,
     torch_item,
 )
-from pyro.ops.score_parts import scale_and_mask
 from pyro.poutine.handlers import infer_config, replay, trace
 from pyro.poutine.util import site_is_subsample
 
@@ -33,14 +32,6 @@ __all__ = ["JitTraceEnum_ELBO", "TraceEnum_ELBO"]
 def _sampled_enum_weight(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
     """Log-weight of one of ``num_samples`` draws: ``-log n`` in value, ``log p`` in gradient."""
     return log_p - log_p.detach() - math.log(num_samples)
-
-
-def _masked_unscaled(site: Dict[str, Any]) -> Any:
-    log_p = site["unscaled_log_prob"]
-    mask = site["mask"]
-    if mask is None:
-        return log_p
-    return scale_and_mask(log_p, 1.0, mask)
 
 
 def _expectation(cost: Factor, weights: Sequence[Factor]) -> torch.Tensor:
@@ -127,7 +118,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
                 f"enumerate model sites in parallel"
             )
         if sum_labels:
-            log_p = _masked_unscaled(site)
+            log_p = contraction_log_prob(site, name in sum_labels)
             if name in sum_labels and infer.get("num_samples"):
                 # Draws from the site's own distribution: each weighs 1/n in the sum.
                 log_p = _sampled_enum_weight(log_p, infer["num_samples"])
