@@ -31,6 +31,7 @@ __all__ = [
     "sum_terms",
     "torch_backward",
     "torch_item",
+    "warn_if_enumerated",
     "zero_grads",
 ]
 
@@ -243,6 +244,17 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
         warnings.warn(f"Found plate statements in guide but not model: {sorted(plates_missing)}")
 
 
+def warn_if_enumerated(guide_trace: Any) -> None:
+    """Warn (``UserWarning``, as Pyro does) when guide sites are marked for enumeration but the
+    loss does not enumerate: they would be sampled instead."""
+    names = [name for name, site in guide_trace.nodes.items()
+             if site["type"] == "sample" and site["infer"].get("enumerate") in ("sequential", "parallel")]
+    if names:
+        warnings.warn(
+            f"Found sample sites configured for enumeration: {', '.join(names)}\n"
+            "If you want to enumerate sites, you need to use TraceEnum_ELBO instead.")
+
+
 def check_site_shape(site: Dict[str, Any], max_plate_nesting: float) -> None:
     """Raise if a site's log_prob shape disagrees with its enclosing plates.
 
@@ -320,6 +332,7 @@ def get_importance_trace(graph_type: str, max_plate_nesting: float, model: Any, 
     validate = is_validation_enabled()
     if validate:
         check_model_guide_match(model_trace, guide_trace, max_plate_nesting)
+        warn_if_enumerated(guide_trace)
     prune_subsample_sites_(guide_trace)
     prune_subsample_sites_(model_trace)
     for site in model_trace.nodes.values():

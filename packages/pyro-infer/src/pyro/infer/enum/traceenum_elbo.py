@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 import weakref
 from collections import defaultdict
 from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tuple
@@ -11,6 +10,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tup
 import torch
 
 from pyro.infer.elbo import ELBO
+from pyro.infer.enum.checks import check_traceenum_requirements, warn_no_enumeration
 from pyro.infer.enum.contract import Factor, align, contract, pack, product
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
@@ -213,6 +213,7 @@ class TraceEnum_ELBO(ELBO):
                 *args, **kwargs)
             if validate:
                 check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
+                check_traceenum_requirements(model_trace, guide_trace)
             prune_subsample_sites_(guide_trace)
             prune_subsample_sites_(model_trace)
             compute_log_probs(model_trace)
@@ -223,13 +224,11 @@ class TraceEnum_ELBO(ELBO):
                         if site["type"] == "sample":
                             check_site_shape(site, self.max_plate_nesting)
             pairs.append((model_trace, guide_trace))
-        if self.strict_enumeration_warning and not getattr(self, "_warned_no_enum", False):
+        if (validate and self.strict_enumeration_warning
+                and not getattr(self, "_warned_no_enum", False)):
             if not any(_has_enumeration(tr) for pair in pairs for tr in pair):
                 self._warned_no_enum = True
-                warnings.warn(
-                    "TraceEnum_ELBO found no sample sites configured for enumeration; mark "
-                    "discrete sites with infer={'enumerate': 'parallel'} or config_enumerate, "
-                    "or use Trace_ELBO", stacklevel=3)
+                warn_no_enumeration()
         return pairs
 
     def _particle_elbos(self, model: Callable, guide: Callable, args: tuple,

@@ -1,0 +1,51 @@
+"""Validation warnings of ``TraceEnum_ELBO`` about how a model and guide use enumeration."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, FrozenSet
+
+from pyro.poutine.util import site_is_subsample
+
+__all__ = ["check_traceenum_requirements", "warn_no_enumeration"]
+
+
+def _vectorized_plates(site: Dict[str, Any]) -> FrozenSet[str]:
+    return frozenset(f.name for f in site["cond_indep_stack"] if f.vectorized)
+
+
+def check_traceenum_requirements(model_trace: Any, guide_trace: Any) -> None:
+    """Warn (``RuntimeWarning``) where a site comes after a guide-enumerated site whose
+    vectorized plates it is not inside: its value may then depend on every element of the
+    enumerated site at once, which breaks the independence those plates declare. Moving the
+    site before the enumerated one (or into its plates) makes the model obviously valid.
+    """
+    enumerated = {name for name, site in guide_trace.nodes.items()
+                  if site["type"] == "sample" and site["infer"].get("enumerate")}
+    if not enumerated:
+        return
+    for role, trace in (("model", model_trace), ("guide", guide_trace)):
+        seen: Dict[str, FrozenSet[str]] = {}
+        for name, site in trace.nodes.items():
+            if site["type"] != "sample" or site_is_subsample(site):
+                continue
+            plates = _vectorized_plates(site)
+            before = sorted(other for other, ctx in seen.items() if not ctx <= plates)
+            if before:
+                broken = sorted(set().union(*(seen[other] - plates for other in before)))
+                warnings.warn(
+                    f'at {role} site "{name}", possibly invalid dependency.\n'
+                    f'  Expected site "{name}" to precede sites "{", ".join(before)}"\n'
+                    f'  to avoid breaking independence of plates "{", ".join(broken)}"',
+                    RuntimeWarning)
+            if name in enumerated:
+                seen[name] = plates
+
+
+def warn_no_enumeration() -> None:
+    """Warn that ``TraceEnum_ELBO`` found nothing to enumerate (with Pyro's wording)."""
+    warnings.warn(
+        "TraceEnum_ELBO found no sample sites configured for enumeration. If you want to "
+        "enumerate sites, you need to @config_enumerate or set "
+        'infer={"enumerate": "sequential"} or infer={"enumerate": "parallel"}? If you do not '
+        "want to enumerate, consider using Trace_ELBO instead.", stacklevel=4)
