@@ -216,7 +216,35 @@ def test_compute_marginals_in_a_plate_and_for_bernoulli():
     lp = torch.stack([torch.tensor(0.7).log() + dist.Normal(0.0, 1.0).log_prob(obs),
                       torch.tensor(0.3).log() + dist.Normal(2.0, 1.0).log_prob(obs)], -1)
     expected = lp.softmax(-1)
+    assert isinstance(m, dist.Bernoulli)  # the site's own family, as in Pyro
     assert m.batch_shape == (3,)
-    assert torch.allclose(m.probs, expected, atol=1e-6)
+    assert torch.allclose(m.probs, expected[:, 1], atol=1e-6)
     assert torch.allclose(m.log_prob(torch.ones(3)), expected[:, 1].log(), atol=1e-6)
     assert set(m.sample((10,)).unique().tolist()) <= {0.0, 1.0}
+
+
+def test_compute_marginals_keep_the_site_family_and_refuse_particles():
+    obs = torch.tensor([0.5, 1.5, -0.3])
+    cat_probs = torch.tensor([0.2, 0.3, 0.5])
+    onehot_probs = torch.tensor([0.6, 0.4])
+
+    @config_enumerate
+    def model():
+        with pyro.plate("d", 3):
+            c = pyro.sample("c", dist.Categorical(cat_probs))
+            o = pyro.sample("o", dist.OneHotCategorical(onehot_probs))
+            pyro.sample("x", dist.Normal(c.float() + o[..., 0], 1.0), obs=obs)
+
+    marginals = TraceEnum_ELBO(max_plate_nesting=1).compute_marginals(model, lambda: None)
+    c, o = marginals["c"], marginals["o"]
+    assert isinstance(c, dist.Categorical) and c.batch_shape == (3,) and c.probs.shape == (3, 3)
+    assert isinstance(o, dist.OneHotCategorical) and o.batch_shape == (3,) and o.event_shape == (2,)
+    # exact joint over (c, o) per data point, then its two marginals
+    loc = torch.arange(3.0)[:, None] + torch.tensor([1.0, 0.0])[None, :]  # o = (1, 0) adds one
+    joint = (cat_probs.log()[:, None] + onehot_probs.log()[None, :]
+             + dist.Normal(loc, 1.0).log_prob(obs[:, None, None])).exp()
+    joint = joint / joint.sum((-1, -2), keepdim=True)
+    torch.testing.assert_close(c.probs, joint.sum(-1), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(o.probs, joint.sum(-2), rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="not compatible with multiple particles"):
+        TraceEnum_ELBO(max_plate_nesting=1, num_particles=2).compute_marginals(model, lambda: None)

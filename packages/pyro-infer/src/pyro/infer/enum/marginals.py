@@ -118,10 +118,21 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any,
         event_dim = len(getattr(site["fn"], "event_shape", ()))
         event_shape = tuple(value.shape[value.dim() - event_dim:])
         support = value.reshape((value.shape[0], -1) + event_shape)[:, 0]
-        k = support.shape[0]
-        if (not event_dim and not support.is_floating_point()
-                and torch.equal(support, torch.arange(k, device=support.device))):
-            result[name] = dist.Categorical(probs=probs)
-        else:
-            result[name] = EnumeratedMarginal(support, probs)
+        result[name] = _marginal_distribution(site["fn"], support, probs)
     return result
+
+
+def _marginal_distribution(fn: Any, support: torch.Tensor, probs: torch.Tensor) -> Any:
+    """The marginal as the site's own family where Pyro gives one (``Bernoulli``,
+    ``Categorical``, ``OneHotCategorical`` over their usual supports), else an
+    :class:`EnumeratedMarginal` over the support values."""
+    k = support.shape[0]
+    index = torch.arange(k, device=support.device)
+    if isinstance(fn, torch.distributions.Bernoulli) and k == 2 and bool((support == index).all()):
+        return dist.Bernoulli(probs=probs[..., 1])
+    if isinstance(fn, torch.distributions.OneHotCategorical) and support.dim() == 2 and bool(
+            (support == torch.eye(k, dtype=support.dtype, device=support.device)).all()):
+        return dist.OneHotCategorical(probs=probs)
+    if support.dim() == 1 and not support.is_floating_point() and bool((support == index).all()):
+        return dist.Categorical(probs=probs)
+    return EnumeratedMarginal(support, probs)

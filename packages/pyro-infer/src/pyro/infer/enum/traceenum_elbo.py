@@ -292,9 +292,17 @@ class TraceEnum_ELBO(ELBO):
 
         Returns:
             A dict ``site name -> distribution`` over the site's support values, batched over
-            the plates enclosing the site: a ``Categorical`` when the support is ``0..K-1``,
-            otherwise an :class:`EnumeratedMarginal`.
+            the plates enclosing the site: of the site's own family for a ``Bernoulli``,
+            ``Categorical`` (support ``0..K-1``) or ``OneHotCategorical``, otherwise an
+            :class:`EnumeratedMarginal`.
+
+        Raises:
+            NotImplementedError: with ``num_particles > 1`` (as in Pyro), or when the guide
+                enumerates sites sequentially.
         """
+        if self.num_particles != 1:
+            raise NotImplementedError(
+                "TraceEnum_ELBO.compute_marginals() is not compatible with multiple particles.")
         pairs = self._get_trace(model, guide, args, kwargs)
         if len(pairs) != 1:
             raise NotImplementedError(
