@@ -248,3 +248,56 @@ def test_compute_marginals_keep_the_site_family_and_refuse_particles():
     torch.testing.assert_close(o.probs, joint.sum(-2), rtol=1e-5, atol=1e-6)
     with pytest.raises(NotImplementedError, match="not compatible with multiple particles"):
         TraceEnum_ELBO(max_plate_nesting=1, num_particles=2).compute_marginals(model, lambda: None)
+
+
+def _three_sites():
+    pyro.sample("c", dist.Categorical(torch.ones(3) / 3))
+    pyro.sample("n", dist.Normal(0.0, 1.0))
+    pyro.sample("o", dist.Normal(0.0, 1.0), obs=torch.tensor(0.0))
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({}, {"c": {"enumerate": "parallel", "expand": False}, "n": {}, "o": {}}),
+    ({"default": None}, {"c": {"enumerate": None, "expand": False}, "n": {}, "o": {}}),
+    ({"num_samples": 5}, {
+        "c": {"enumerate": "parallel", "expand": False, "num_samples": 5, "tmc": "diagonal"},
+        "n": {"enumerate": "parallel", "expand": False, "num_samples": 5, "tmc": "diagonal"},
+        "o": {}}),
+    ({"num_samples": 2, "tmc": "mixture", "expand": True}, {
+        "c": {"enumerate": "parallel", "expand": True, "num_samples": 2, "tmc": "mixture"},
+        "n": {"enumerate": "parallel", "expand": True, "num_samples": 2, "tmc": "mixture"},
+        "o": {}}),
+])
+def test_config_enumerate_marks_sites_as_pyro_does(kwargs, expected):
+    tr = poutine.trace(config_enumerate(_three_sites, **kwargs)).get_trace()
+    assert {n: s["infer"] for n, s in tr.nodes.items() if s["type"] == "sample"} == expected
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    ({"default": "bogus"}, "Invalid default value"),
+    ({"default": "sequential", "num_samples": 3}, 'Local sampling does not support "sequential"'),
+    ({"num_samples": 0}, "Invalid num_samples, expected None or positive integer"),
+    ({"tmc": "full"}, "tmc must be 'diagonal' or 'mixture'"),
+])
+def test_config_enumerate_rejects_bad_options(kwargs, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        config_enumerate(_three_sites, **kwargs)
+
+
+def test_monte_carlo_enumeration_of_a_discrete_model_site():
+    probs = torch.tensor([0.2, 0.5, 0.3])
+    locs = torch.tensor([-2.0, 0.0, 3.0])
+    y = torch.tensor(0.4)
+
+    def model():
+        c = pyro.sample("c", dist.Categorical(probs))
+        pyro.sample("y", dist.Normal(locs[c], 1.0), obs=y)
+
+    exact = -torch.logsumexp(probs.log() + dist.Normal(locs, 1.0).log_prob(y), 0).item()
+    pyro.set_rng_seed(0)
+    loss = TraceEnum_ELBO(max_plate_nesting=0).loss(
+        config_enumerate(model, num_samples=20000), lambda: None)
+    assert loss == pytest.approx(exact, abs=0.02)  # -log of a mean of 20000 likelihoods
+    with pytest.raises(NotImplementedError, match="site 'c': tmc='mixture' is not implemented"):
+        TraceEnum_ELBO(max_plate_nesting=0).loss(
+            config_enumerate(model, num_samples=10, tmc="mixture"), lambda: None)

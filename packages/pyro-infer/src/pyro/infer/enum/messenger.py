@@ -148,6 +148,10 @@ class EnumMessenger(Messenger):
         event_dim = len(getattr(fn, "event_shape", ()))
         num_samples = infer.get("num_samples")
         if num_samples is not None:
+            if infer.get("tmc", "diagonal") != "diagonal":
+                raise NotImplementedError(
+                    f"site '{msg['name']}': tmc={infer['tmc']!r} is not implemented; "
+                    f"use config_enumerate(..., tmc='diagonal')")
             value = fn.sample((num_samples,))
             # Draws come with the full batch shape; keep only the enumeration dim's layout.
             value = value.reshape((num_samples,) + (1,) * (-dim - 1 - len(batch_shape))
