@@ -301,3 +301,31 @@ def test_monte_carlo_enumeration_of_a_discrete_model_site():
     with pytest.raises(NotImplementedError, match="site 'c': tmc='mixture' is not implemented"):
         TraceEnum_ELBO(max_plate_nesting=0).loss(
             config_enumerate(model, num_samples=10, tmc="mixture"), lambda: None)
+
+
+def test_zero_probability_values_give_no_nan_and_marginals_have_the_site_shape():
+    probs = torch.tensor([0.5, 0.5, 0.0], requires_grad=True)
+    locs = torch.tensor([0.0, 1.0, 2.0])
+    child = torch.tensor([[0.3, 0.7, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    ys = torch.tensor([0.0, 1.0])
+
+    @config_enumerate
+    def model():
+        c = pyro.sample("c", dist.Categorical(probs))
+        pyro.sample("x", dist.Normal(locs[c], 1.0), obs=torch.tensor(0.3))
+        with pyro.plate("d", 2):
+            e = pyro.sample("e", dist.Categorical(child[c]))
+            pyro.sample("y", dist.Normal(e.float(), 1.0), obs=ys)
+
+    elbo = TraceEnum_ELBO(max_plate_nesting=1)
+    loss = elbo.differentiable_loss(model, lambda: None)
+    loss.backward()
+    # exact: sum over c of p(c) N(0.3 | loc_c) prod_d sum_e child[c, e] N(y_d | e)
+    lik_e = dist.Normal(torch.arange(3.0)[:, None], 1.0).log_prob(ys).exp()  # e x d
+    per_c = probs.detach() * dist.Normal(locs, 1.0).log_prob(torch.tensor(0.3)).exp() \
+        * (child @ lik_e).prod(-1)
+    assert loss.item() == pytest.approx(-per_c.sum().log().item(), rel=1e-6)
+    assert torch.isfinite(probs.grad).all()
+    marginals = elbo.compute_marginals(model, lambda: None)
+    assert marginals["c"].batch_shape == () and marginals["e"].batch_shape == (2,)
+    torch.testing.assert_close(marginals["c"].probs, per_c / per_c.sum(), rtol=1e-5, atol=1e-7)

@@ -57,9 +57,9 @@ class EnumeratedMarginal(torch.distributions.Distribution):
         return values
 
 
-def compute_site_marginals(model_trace: Any, guide_trace: Any,
-                           max_plate_nesting: int) -> Dict[str, Any]:
-    """Return ``name -> marginal distribution`` for each site enumerated by the model."""
+def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]:
+    """Return ``name -> marginal distribution`` for each site enumerated by the model, batched
+    over the site's plates."""
     for name, site in guide_trace.nodes.items():
         if site["type"] == "sample" and "_enumerate_dim" in site["infer"]:
             raise NotImplementedError(
@@ -101,11 +101,12 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any,
             continue
         keep = set(info.ordinal) | {name}
         m = sum_out(Factor(grad, labels), [lab for lab in labels if lab not in keep], log=False)
-        # Lay the marginal out as batch_shape + (K,), plates at their dims.
+        # Lay the marginal out as batch_shape + (K,), plates at their dims; the batch reaches
+        # as far left as the site's outermost plate (a site in no plate: no batch dims).
         frames = {frame.dim: frame for frame in site["cond_indep_stack"] if frame.dim is not None}
         batch_labels = []
         batch_shape = []
-        for d in range(-max_plate_nesting, 0):
+        for d in range(min(frames, default=0), 0):
             frame = frames.get(d)
             label = None if frame is None else info.dim_labels.get(d)
             batch_labels.append(label if label in m.labels else None)

@@ -308,7 +308,7 @@ class TraceEnum_ELBO(ELBO):
             raise NotImplementedError(
                 "compute_marginals does not support sequentially enumerated guide sites")
         model_trace, guide_trace = pairs[0]
-        return compute_site_marginals(model_trace, guide_trace, int(self.max_plate_nesting))
+        return compute_site_marginals(model_trace, guide_trace)
 
 
 class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
