@@ -73,3 +73,14 @@ def test_sample_site_name_innermost_and_unreadable():
     assert sample("outer", sample("inner", _site_of_here())) == "inner"
     assert sample(str(1), _site_of_here()) is None  # needs a call: not evaluated
     assert _site_of_here() is None  # no sample call around
+
+
+def test_log_prob_sum_error_names_the_computation_and_the_site():
+    def model():
+        pyro.sample("x", torch.distributions.Normal(torch.zeros(2), 1.0), obs=torch.zeros(3))
+
+    tr = poutine.trace(model).get_trace()
+    with pytest.raises(ValueError, match=r"^Error while computing log_prob_sum at site 'x':"):
+        tr.log_prob_sum()
+    with pytest.raises(ValueError, match=r"^Error while computing log_prob at site 'x':"):
+        tr.compute_log_prob()

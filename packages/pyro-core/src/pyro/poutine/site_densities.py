@@ -31,16 +31,17 @@ def _site_error(site: Dict[str, Any], what: str, e: Exception) -> ValueError:
     )
 
 
-def raw_log_prob(site: Dict[str, Any]) -> Any:
+def raw_log_prob(site: Dict[str, Any], what: str = "log_prob") -> Any:
     """Return ``site["fn"].log_prob(site["value"])``, unscaled and unmasked, without storing it.
 
     Raises:
-        ValueError: naming the site and the shapes involved when ``log_prob`` fails.
+        ValueError: "Error while computing ``what`` at site '...'", with the shapes involved,
+            when ``log_prob`` fails.
     """
     try:
         return site["fn"].log_prob(site["value"], *site["args"], **site["kwargs"])
     except ValueError as e:
-        raise _site_error(site, "log_prob", e) from e
+        raise _site_error(site, what, e) from e
 
 
 def _sum(log_p: Any) -> Any:

@@ -203,7 +203,7 @@ class Trace:
             if "log_prob_sum" in site:
                 total = total + site["log_prob_sum"]
                 continue
-            log_p = scale_and_mask(raw_log_prob(site), site["scale"], site["mask"])
+            log_p = scale_and_mask(raw_log_prob(site, "log_prob_sum"), site["scale"], site["mask"])
             total = total + (log_p.sum() if isinstance(log_p, torch.Tensor) else log_p)
         return total if isinstance(total, torch.Tensor) else torch.tensor(total)
 
