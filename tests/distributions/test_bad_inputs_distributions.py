@@ -70,3 +70,4 @@ def test_validation_off_builds_the_distribution():
     with pyro.validation_enabled(False):
         d = pyro.sample("theta", dist.Normal(NAN, 1.0).expand([2]))
     assert d.shape == (2,) and torch.isnan(d).all()
+

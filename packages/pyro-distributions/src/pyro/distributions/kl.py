@@ -30,10 +30,12 @@ def _kl_independent_independent(p: Any, q: Any) -> torch.Tensor:
 
 
 @register_kl(MaskedDistribution, MaskedDistribution)
-def _kl_masked_masked(p: Any, q: Any) -> torch.Tensor:
+def _kl_masked_masked(p: Any, q: Any) -> Any:
+    # Fully masked out: nothing to compare, and (as in Pyro) the plain number 0.0, with no
+    # KL of the bases computed at all.
     if p._mask is False or q._mask is False:
-        mask: Any = False
-    elif p._mask is True:
+        return 0.0
+    if p._mask is True:
         mask = q._mask
     elif q._mask is True:
         mask = p._mask

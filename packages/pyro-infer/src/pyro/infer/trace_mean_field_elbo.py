@@ -77,7 +77,7 @@ class TraceMeanField_ELBO(Trace_ELBO):
                     surrogate_terms.append((name, model_site["log_prob_sum"] - _sum(entropy)))
                 continue
             kl = scale_and_mask(kl, guide_site["scale"], guide_site["mask"])
-            elbo_terms.append(-kl.sum())
+            elbo_terms.append(-_sum(kl))
         # Guide sites the model does not have (auxiliary variables) enter as -log q.
         for name, guide_site in guide_nodes.items():
             if guide_site["type"] == "sample" and name not in model_trace.nodes:
