@@ -15,8 +15,9 @@ class MarkovMessenger(ReentrantMessenger):
 
     Each entry of the context is one step; every sample site records, in
     ``msg["infer"]["_markov_scope"]``, a Counter of the names of the sites visible to it (its own
-    step and the ``history`` steps before). Enumeration uses it to recycle tensor dims of sites
-    that left the scope. Without enumeration the handler changes nothing.
+    step and the ``history`` steps before, in its chain and in every chain enclosing it).
+    Enumeration uses it to recycle tensor dims of sites that left the scope. Without
+    enumeration the handler changes nothing.
 
     Args:
         history: how many previous steps a site may depend on.
@@ -71,10 +72,16 @@ class MarkovMessenger(ReentrantMessenger):
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
         if msg["done"] or site_is_subsample(msg):
             return
-        # Only the innermost markov context that sees a site does the accounting.
-        if "_markov_scope" not in msg["infer"]:
-            scope: Counter = Counter()
-            for step in self._steps[max(0, self._pos - self.history): self._pos + 1]:
-                scope.update(step)
-            msg["infer"]["_markov_scope"] = scope
-        self._steps[self._pos].add(msg["name"])
+        # Every enclosing markov context adds the sites of its window to the site's scope, so a
+        # site of an inner chain also sees the current steps of the outer chains; only the
+        # innermost context records the site in its own step (the outer chains' windows hold
+        # their own sites, not those of the inner chains of earlier steps).
+        infer = msg["infer"]
+        scope = infer.get("_markov_scope")
+        innermost = scope is None
+        if innermost:
+            scope = infer["_markov_scope"] = Counter()
+        for step in self._steps[max(0, self._pos - self.history): self._pos + 1]:
+            scope.update(step)
+        if innermost:
+            self._steps[self._pos].add(msg["name"])
