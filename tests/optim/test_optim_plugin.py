@@ -14,7 +14,7 @@ from pyro.optim.pytorch_optimizers import TORCH_OPTIMIZERS, TORCH_SCHEDULERS
 
 def test_first_party_names_are_registered_by_pyro_optim():
     registry = get_registry("optimizers")
-    expected = {"PyroOptim", "PyroLRScheduler", "ClippedAdam", "AdagradRMSProp", "DistributedOptimizer",
+    expected = {"PyroOptim", "PyroLRScheduler", "ClippedAdam", "DCTAdam", "AdagradRMSProp", "DistributedOptimizer",
                 *TORCH_OPTIMIZERS, *TORCH_SCHEDULERS}
     assert expected <= set(registry)
     for name in expected:

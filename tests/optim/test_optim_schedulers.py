@@ -71,6 +71,7 @@ def test_scheduler_wrapper_matches_torch(name):
         loss = quadratic(a)
         loss.backward()
         scheduler([a.unconstrained()])
+        a.unconstrained().grad = None  # left in place by the optimizer, as in Pyro
         ref_loss = quadratic(ref)
         ref_loss.backward()
         ref_optim.step()
@@ -94,6 +95,7 @@ def test_exponential_lr_numbers():
         a = pyro.param("a", torch.tensor(0.0))
         a.backward()  # gradient 1: a moves by -lr
         scheduler([a.unconstrained()])
+        a.unconstrained().grad = None
         scheduler.step()
     assert pyro.param("a").item() == -(0.5 + 0.25 + 0.125)
 
@@ -104,6 +106,7 @@ def test_param_appearing_after_a_scheduler_step_starts_a_fresh_schedule():
     a = pyro.param("a", torch.tensor(0.0))
     a.backward()
     scheduler([a.unconstrained()])
+    a.unconstrained().grad = None
     scheduler.step()
     b = pyro.param("b", torch.tensor(0.0))
     (a + b).backward()
@@ -128,6 +131,7 @@ def test_per_param_optim_args_under_a_scheduler():
         a, b = pyro.param("a", torch.tensor(0.0)), pyro.param("b", torch.tensor(0.0))
         (a + b).backward()
         scheduler([a.unconstrained(), b.unconstrained()])
+        a.unconstrained().grad = b.unconstrained().grad = None
         scheduler.step()
     assert pyro.param("a").item() == -1.5 and pyro.param("b").item() == -0.75
 

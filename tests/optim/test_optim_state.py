@@ -25,6 +25,8 @@ def train(optim, steps, scheduler_every=None):
         loss, params = model_loss()
         loss.backward()
         optim(params)
+        for p in params:  # the optimizer leaves gradients in place, as in Pyro; SVI clears them
+            p.grad = None
         if scheduler_every and (t + 1) % scheduler_every == 0:
             optim.step()
 
@@ -54,6 +56,8 @@ def test_resumption_is_bit_for_bit(name, tmp_path):
             loss, params = model_loss()
             loss.backward()
             optim(params)
+            for p in params:
+                p.grad = None
             if name == "ReduceLROnPlateau":
                 optim.step(float(t % 3))  # a metric that stalls: the rate drops
             elif every and (t + 1) % every == 0:

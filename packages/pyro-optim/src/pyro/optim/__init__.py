@@ -2,7 +2,7 @@
 
 :class:`PyroOptim` wraps a torch optimizer; ``pyro.optim.<Name>`` for every optimizer and
 learning-rate scheduler in :mod:`torch.optim` builds one (``pyro.optim.Adam({"lr": 0.01})``).
-:class:`ClippedAdam` and :class:`AdagradRMSProp` are Pyro's own optimizers, and
+:class:`ClippedAdam`, :class:`DCTAdam` and :class:`AdagradRMSProp` are Pyro's own optimizers, and
 :class:`DistributedOptimizer` trains data-parallel on :mod:`torch.distributed`. Optimizers that
 other packages register through the ``pyro_register_optimizers`` hook are attributes here too.
 """

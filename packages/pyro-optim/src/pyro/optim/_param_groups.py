@@ -12,10 +12,17 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from pyro.optim._equality import same
+from pyro.optim.clipped_adam import ClippedAdam
+from pyro.optim.dct_adam import DCTAdam
 
 #: Optimizers whose state is joint over all their parameters: a parameter joins one of those only
 #: before its first step, and otherwise starts an optimizer of its own.
 JOINT_STATE_OPTIMIZERS: tuple = (torch.optim.LBFGS,)
+
+#: Optimizers whose ``step`` changes their own hyperparameters (the learning rate decays by
+#: ``lrd`` at every step): a param group of one of those with ``lrd != 1`` is split when only
+#: some of its members are stepped, so each parameter's rate decays only with its own steps.
+DECAYING_OPTIMIZERS: tuple = (ClippedAdam, DCTAdam)
 
 #: Optimizers that run torch's fused kernel (``fused=True``) unless the settings choose an
 #: implementation themselves (``fused``, ``foreach``, ``differentiable``, ``capturable``). One
@@ -93,6 +100,11 @@ class Group:
     def joint(self) -> bool:
         """Whether the optimizer's state spans all its parameters (see :data:`JOINT_STATE_OPTIMIZERS`)."""
         return isinstance(self.optimizer, JOINT_STATE_OPTIMIZERS)
+
+    def decays_on_step(self) -> bool:
+        """Whether a step changes the optimizer's hyperparameters (see :data:`DECAYING_OPTIMIZERS`)."""
+        return isinstance(self.optimizer, DECAYING_OPTIMIZERS) and any(
+            g.get("lrd", 1.0) != 1.0 for g in self.optimizer.param_groups)
 
     def accepts(self, other: "Group") -> bool:
         """Whether ``other``'s single parameter can join this group without changing any number."""

@@ -10,7 +10,9 @@ hyperparameters and, for schedulers, the same scheduler state) share one torch o
 step is one vectorised update. Every optimizer torch ships keeps its state per parameter, so the
 numbers are those of one optimizer per parameter. The exception is an optimizer whose state
 spans all of its parameters (:class:`torch.optim.LBFGS`): a parameter joins one of those only
-before its first step, and otherwise starts an optimizer of its own.
+before its first step, and otherwise starts an optimizer of its own. An optimizer whose step
+changes its own learning rate (:class:`~pyro.optim.ClippedAdam` and :class:`~pyro.optim.DCTAdam`
+with ``lrd != 1``) is split when only some of its parameters are stepped, for the same reason.
 """
 
 from __future__ import annotations
@@ -22,20 +24,41 @@ import torch
 
 import pyro
 from pyro.optim._grad_clipping import GradClipper, check_clip_args, clip_grads
-from pyro.optim._param_groups import FUSED_BY_DEFAULT, JOINT_STATE_OPTIMIZERS, Group, with_default_implementation
+from pyro.optim._param_groups import (
+    DECAYING_OPTIMIZERS,
+    FUSED_BY_DEFAULT,
+    JOINT_STATE_OPTIMIZERS,
+    Group,
+    with_default_implementation,
+)
 from pyro.optim._param_settings import OptimArgs, arity, describe_param, settings_for
 from pyro.optim._state_files import check_optimizer_state, copy_tensors, read_state_file, write_state_file
 from pyro.params import StateFileError
 
-__all__ = ["FUSED_BY_DEFAULT", "JOINT_STATE_OPTIMIZERS", "OptimArgs", "PyroOptim"]
+__all__ = ["DECAYING_OPTIMIZERS", "FUSED_BY_DEFAULT", "JOINT_STATE_OPTIMIZERS", "OptimArgs", "PyroOptim",
+           "is_scheduler"]
+
+
+def is_scheduler(optimizer: Any) -> bool:
+    """Return True if ``optimizer`` is a torch learning-rate scheduler instance, as Pyro's helper does.
+
+    That is an instance of a subclass of :class:`torch.optim.lr_scheduler.LRScheduler` (which
+    includes ``SequentialLR`` and ``ChainedScheduler``) or of
+    :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`. A torch optimizer, a :class:`PyroOptim`
+    (even one driven by a scheduler), a class or anything else gives False.
+    """
+    lr = torch.optim.lr_scheduler
+    bases = tuple(getattr(lr, n) for n in ("LRScheduler", "_LRScheduler") if hasattr(lr, n))
+    return isinstance(optimizer, bases + (lr.ReduceLROnPlateau,))
 
 
 class PyroOptim:
     """Wrap a torch optimizer so that it handles parameters created while a program runs.
 
     Call the instance with the (unconstrained, leaf) parameters of a step after ``backward()``:
-    parameters seen for the first time are taken in, every given parameter with a gradient is
-    updated, and their gradients are then cleared (set to ``None``).
+    parameters seen for the first time are taken in and the optimizers of the given parameters
+    step. Gradients stay in place afterwards (clipped in place when ``clip_args`` are given), as
+    in Pyro; :class:`~pyro.infer.SVI` clears them after each step.
 
     Args:
         optim_constructor: a :class:`torch.optim.Optimizer` class, or any callable taking a list
@@ -54,7 +77,7 @@ class PyroOptim:
 
         optim = PyroOptim(torch.optim.Adam, {"lr": 0.01})
         loss.backward()
-        optim(params)  # steps, then clears the gradients
+        optim(params)  # steps; the gradients are left for the caller to clear
     """
 
     def __init__(self, optim_constructor: Callable[..., Any], optim_args: OptimArgs,
@@ -80,7 +103,7 @@ class PyroOptim:
 
     # ----- stepping -------------------------------------------------------------------------
     def __call__(self, params: Iterable[torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        """Step the optimizers of ``params`` and clear their gradients.
+        """Step the optimizers of ``params``; their gradients are left in place (clipped, with clip_args).
 
         Args:
             params: unconstrained leaf tensors, e.g. the parameters of a step's trace.
@@ -105,14 +128,35 @@ class PyroOptim:
             group = self._group_of[id(p)]
             groups[id(group)] = group
             active.setdefault(id(group), []).append(p)
+        for key, group in list(groups.items()):
+            if len(active[key]) < len(group.params) and group.decays_on_step():
+                self._split(group, active[key])
         result = None
         for key, group in groups.items():
             if group.clip_args:
                 clip_grads(active[key], **group.clip_args)
             result = group.step(active[key], args, kwargs)
-        for p in order:
-            p.grad = None
         return result
+
+    def _split(self, group: Group, keep: List[torch.Tensor]) -> None:
+        """Move the members of ``group`` not in ``keep`` to a new group with the same state.
+
+        Used before a step of a group whose step changes its hyperparameters, so that the members
+        left out of the step keep theirs, as with one optimizer per parameter.
+        """
+        keep_ids = {id(p) for p in keep}
+        new: Optional[Group] = None
+        for q in [p for p in group.params if id(p) not in keep_ids]:
+            name = self._names.get(id(q))
+            entry = self._entry(group, q)
+            group.remove(q)
+            part = self._new_group(q, name, entry)
+            if new is None:
+                new = part
+                self._groups.append(new)
+            else:
+                new.absorb(part)
+            self._group_of[id(q)] = new
 
     def _add_param(self, p: torch.Tensor, saved: Optional[Dict[str, Any]] = None) -> None:
         name = pyro.get_param_store().param_name(p)

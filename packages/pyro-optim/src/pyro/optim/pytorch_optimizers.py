@@ -15,6 +15,7 @@ import torch
 from pyro.optim._param_settings import OptimArgs
 from pyro.optim.adagrad_rmsprop import AdagradRMSProp as _TorchAdagradRMSProp
 from pyro.optim.clipped_adam import ClippedAdam as _TorchClippedAdam
+from pyro.optim.dct_adam import DCTAdam as _TorchDCTAdam
 from pyro.optim.lr_scheduler import PyroLRScheduler
 from pyro.optim.optim import PyroOptim
 
@@ -87,6 +88,7 @@ for _name, _cls in TORCH_SCHEDULERS.items():
     _wrappers[_name] = _scheduler_wrapper(_cls, _name)
 _wrappers["ClippedAdam"] = _optimizer_wrapper(_TorchClippedAdam, "ClippedAdam")
 _wrappers["AdagradRMSProp"] = _optimizer_wrapper(_TorchAdagradRMSProp, "AdagradRMSProp")
+_wrappers["DCTAdam"] = _optimizer_wrapper(_TorchDCTAdam, "DCTAdam")
 globals().update(_wrappers)
 
 __all__: List[str] = sorted(_wrappers)
