@@ -60,3 +60,40 @@ def test_nested_markov_loss_equals_brute_force():
     loss = TraceEnum_ELBO(max_plate_nesting=0).loss(
         config_enumerate(lambda: _model(outer, inner)), lambda: None)
     assert loss == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("expand", [False, True])
+def test_expanded_guide_enumeration_along_a_chain(expand):
+    # with expand=True each value carries the dims of earlier steps; a recycled dim must not
+    # collide with them. The loss is the same either way and equals brute force.
+    trans = torch.tensor([[0.9, 0.1], [0.3, 0.7]], dtype=torch.float64)
+    q = torch.tensor([[0.6, 0.4], [0.2, 0.8]], dtype=torch.float64)
+    data = torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+
+    def model():
+        with pyro.plate("s", 2, dim=-1):
+            x = 0
+            for t in pyro.markov(range(3)):
+                x = pyro.sample(f"x_{t}", dist.Categorical(trans[x]))
+                pyro.sample(f"y_{t}", dist.Normal(x.to(torch.float64), 1.0), obs=data[:, t])
+
+    @config_enumerate(expand=expand)
+    def guide():
+        with pyro.plate("s", 2, dim=-1):
+            x = 0
+            for t in pyro.markov(range(3)):
+                x = pyro.sample(f"x_{t}", dist.Categorical(q[x]))
+
+    expected = 0.0
+    for s in range(2):  # E_q[log p - log q] per sequence, by brute force over 2**3 paths
+        for path in itertools.product(range(2), repeat=3):
+            log_q = log_p = torch.tensor(0.0, dtype=torch.float64)
+            prev = 0
+            for t, x in enumerate(path):
+                log_q = log_q + q[prev, x].log()
+                log_p = log_p + trans[prev, x].log() + dist.Normal(
+                    torch.tensor(float(x), dtype=torch.float64), 1.0).log_prob(data[s, t])
+                prev = x
+            expected -= (log_q.exp() * (log_p - log_q)).item()
+    loss = TraceEnum_ELBO(max_plate_nesting=1).loss(model, guide)
+    assert loss == pytest.approx(expected, rel=1e-10)

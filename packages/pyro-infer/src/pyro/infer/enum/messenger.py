@@ -113,6 +113,12 @@ class EnumMessenger(Messenger):
             d = self._name_to_dim.get(other)
             if d is not None:
                 busy.add(d)
+        # Dims the distribution is batched along are taken too: with ``expand=True`` a value
+        # carries the dims of sites that have since left the window.
+        batch_shape = getattr(msg["fn"], "batch_shape", ())
+        for d in range(-len(batch_shape), self.first_available_dim + 1):
+            if batch_shape[d] != 1:
+                busy.add(d)
         dim = self.first_available_dim
         while dim in busy:
             dim -= 1
