@@ -337,6 +337,84 @@ def svi_mixture_enum_jit():
 svi_mixture_enum_jit.torch(_mixture_twin)
 
 
+# ----- A guide that enumerates a 100-step chain (guide-side enumeration along pyro.markov) -------
+
+HMM_STEPS = 100
+
+
+def _hmm_data():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(HMM_STEPS, generator=g)
+
+
+def _guide_hmm():
+    import pyro
+    import pyro.distributions as dist
+    import torch
+    from pyro.infer import config_enumerate
+
+    trans = torch.tensor([[0.9, 0.1], [0.3, 0.7]])
+    locs = torch.tensor([0.0, 1.0])
+
+    def model(data):
+        x = 0
+        for t in pyro.markov(range(len(data))):
+            x = pyro.sample(f"x_{t}", dist.Categorical(trans[x]))
+            pyro.sample(f"y_{t}", dist.Normal(locs[x], 1.0), obs=data[t])
+
+    @config_enumerate
+    def guide(data):
+        q = pyro.param("q", torch.tensor([[0.6, 0.4], [0.2, 0.8]]),
+                       constraint=dist.constraints.simplex)
+        x = 0
+        for t in pyro.markov(range(len(data))):
+            x = pyro.sample(f"x_{t}", dist.Categorical(q[x]))
+
+    return model, guide
+
+
+@bench("infer.svi_guide_hmm_100", target=("pyro", 0.5))
+def svi_guide_hmm_100():
+    """SVI step (TraceEnum_ELBO) of a 2-state HMM of 100 steps whose guide enumerates the chain."""
+    from pyro.infer import TraceEnum_ELBO
+
+    model, guide = _guide_hmm()
+    data = _hmm_data()
+    step = _svi(model, guide, loss=TraceEnum_ELBO(max_plate_nesting=0))
+    return lambda: step(data)
+
+
+def _guide_hmm_twin():
+    """The exact ELBO by a forward pass over the guide's marginals q(x_{t-1}, x_t)."""
+    import torch
+    from torch.distributions import Normal, constraints, transform_to
+
+    data = _hmm_data()
+    trans = torch.tensor([[0.9, 0.1], [0.3, 0.7]])
+    locs = torch.tensor([0.0, 1.0])
+    to_simplex = transform_to(constraints.simplex)
+    q_u = to_simplex.inv(torch.tensor([[0.6, 0.4], [0.2, 0.8]])).requires_grad_()
+    emission = Normal(locs, 1.0).log_prob(data[:, None])  # T x K
+
+    def loss():
+        q = to_simplex(q_u)
+        log_q, log_p = q.log(), trans.log()
+        prev = torch.zeros(2).index_fill_(0, torch.tensor(0), 1.0)  # x_{-1} = 0
+        elbo = 0.0
+        for t in range(len(data)):
+            joint = prev[:, None] * q  # q(x_{t-1}, x_t)
+            elbo = elbo + (joint * (log_p - log_q)).sum() + (joint.sum(0) * emission[t]).sum()
+            prev = joint.sum(0)
+        return -elbo
+
+    return _torch_step([q_u], loss)
+
+
+svi_guide_hmm_100.torch(_guide_hmm_twin)
+
+
 # ----- Importance sampling and Predictive, 1,000 samples -----------------------------------------
 
 NUM_SAMPLES = 1000

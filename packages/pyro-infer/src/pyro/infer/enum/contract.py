@@ -140,6 +140,64 @@ def sum_out(factor: Factor, labels: Iterable[Label], log: bool) -> Factor:
     return Factor(tensor, keep)
 
 
+def expectation(cost: Factor, log_weights: Sequence[Factor], rank: Dict[Label, int],
+                cache: Optional[Dict[Any, Factor]] = None) -> torch.Tensor:
+    """``sum(exp(sum(log_weights)) * cost)`` over every label, by variable elimination.
+
+    The weights are exponentiated and the labels summed out in ``rank`` order (labels without a
+    rank, such as plates, last): each step multiplies only the factors that hold the label. For a
+    chain of guide-enumerated variables, upstream first, every intermediate is a message over
+    one or two variables. With a ``cache`` shared by the expectations of one loss, a step that
+    involves the same factors as an earlier one reuses its result: the costs along a chain share
+    the forward messages of its upstream part, so all of them together cost time linear in the
+    chain's length.
+    """
+    cache = {} if cache is None else cache
+    factors: List[Factor] = []
+    for w in log_weights:
+        key = ("exp", id(w))
+        linear = cache.get(key)
+        if linear is None:
+            linear = cache[key] = Factor(w.tensor.exp(), w.labels)
+            cache[("keep", id(w))] = w  # keeps the id valid while the cache lives
+        factors.append(linear)
+    factors.append(cost)
+    last = len(rank)
+    # Which factors hold each label, kept up to date as factors are replaced by messages.
+    holders: Dict[Label, Dict[int, Factor]] = {}
+    for f in factors:
+        for lab in f.labels:
+            holders.setdefault(lab, {})[id(f)] = f
+    scalars: List[Factor] = [f for f in factors if not f.labels]
+    for label in sorted(holders, key=lambda lab: rank.get(lab, last)):
+        group = list(holders.pop(label).values())
+        for f in group:
+            for lab in f.labels:
+                if lab != label:
+                    del holders[lab][id(f)]
+        key = (label, tuple(sorted(id(f) for f in group)))
+        message = cache.get(key)
+        if message is None:
+            joint = _union(group)
+            positions = {lab: i for i, lab in enumerate(joint)}
+            tensor = align(group[0], joint, positions)
+            for f in group[1:]:
+                tensor = tensor * align(f, joint, positions)
+            message = Factor(tensor.sum(positions[label]),
+                             tuple(lab for lab in joint if lab != label))
+            cache[key] = message
+            cache[("keep", id(message))] = group  # the group's ids stay valid too
+        if message.labels:
+            for lab in message.labels:
+                holders[lab][id(message)] = message
+        else:
+            scalars.append(message)
+    total = scalars[0].tensor
+    for f in scalars[1:]:
+        total = total * f.tensor
+    return total
+
+
 def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int]) -> List[Factor]:
     """Sum out the variables ``local`` from the product of ``factors`` (variable elimination)."""
     factors = list(factors)

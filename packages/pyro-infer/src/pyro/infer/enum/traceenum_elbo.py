@@ -11,7 +11,7 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum.checks import check_traceenum_requirements, warn_no_enumeration
-from pyro.infer.enum.contract import Factor, align, contract, pack, product
+from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
 from pyro.infer.enum.messenger import EnumMessenger
@@ -34,11 +34,16 @@ def _sampled_enum_weight(log_p: torch.Tensor, num_samples: int) -> torch.Tensor:
     return log_p - log_p.detach() - math.log(num_samples)
 
 
-def _expectation(cost: Factor, weights: Sequence[Factor]) -> torch.Tensor:
+def _expectation(cost: Factor, weights: Sequence[Factor], rank: Dict[Any, int],
+                 cache: Dict[Any, Any]) -> torch.Tensor:
     """``sum(exp(sum(weights)) * cost)`` over every label, broadcasting by label."""
     if not weights:
         tensor = cost.tensor
         return tensor.sum() if tensor.dim() else tensor
+    if len(weights) > 2:
+        # A chain of guide-enumerated variables: eliminate them one at a time, upstream first,
+        # rather than building their joint table (which doubles with every step).
+        return expectation(cost, weights, rank, cache)
     log_w = product(list(weights))
     labels = tuple(dict.fromkeys(cost.labels + log_w.labels))
     positions = {label: i for i, label in enumerate(labels)}
@@ -138,6 +143,8 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
 
     # ----- expectations under the guide ------------------------------------------------------
     total: Any = None
+    q_rank = {label: i for i, label in enumerate(q_factors)}  # guide order: upstream first
+    messages: Dict[Any, Any] = {}  # forward messages shared by the expectations below
     for (ordinal, enum_labels), factors in costs.items():
         cost = product(factors)
         weights = [d for o, d in dice if o <= ordinal]
@@ -155,7 +162,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
             included[label] = q
             needed.update(lab for lab in q.labels if lab in q_factors and lab not in included)
         weights.extend(included.values())
-        term = _expectation(cost, weights)
+        term = _expectation(cost, weights, q_rank, messages)
         total = term if total is None else total + term
     if total is None:
         total = 0.0
