@@ -197,7 +197,7 @@ def test_explicit_subsample_and_size_from_subsample():
     assert tr.trace.nodes["x"]["scale"] == 50 / 3
     with pyro.plate("implicit", subsample=[4, 5]) as ind2:
         assert pyro.sample("y", Normal(0.0, 1.0)).shape == (2,)
-    assert ind2.tolist() == [4, 5]
+    assert ind2 == [4, 5]  # a list subsample is yielded as given, as in Pyro
 
 
 def test_nested_subsampled_plates_multiply_scales():
@@ -255,7 +255,7 @@ def test_param_with_event_dim_is_subsampled():
 
 
 def test_param_with_wrong_plate_size_raises():
-    with pytest.raises(ValueError, match="param 'loc'"):
+    with pytest.raises(ValueError, match=r"invalid shape of pyro.param\(loc"):
         with pyro.plate("data", 6, subsample_size=2):
             pyro.param("loc", torch.zeros(5), event_dim=0)
 

@@ -107,10 +107,12 @@ def test_factor_batch_in_plate_is_scaled():
         with pyro.plate("data", 10, subsample_size=2):
             pyro.factor("f", torch.tensor([1.0, 3.0]))
     assert tr.trace.log_prob_sum().item() == pytest.approx(5 * 4.0)
-    assert tr.trace.nodes["f"]["fn"].has_rsample is True
+    assert tr.trace.nodes["f"]["fn"].has_rsample is False  # unspecified: False, as in Pyro 1.9
     with poutine.trace() as tr2:
         pyro.factor("g", torch.tensor(1.0), has_rsample=False)
+        pyro.factor("h", torch.tensor(1.0), has_rsample=True)
     assert tr2.trace.nodes["g"]["fn"].has_rsample is False
+    assert tr2.trace.nodes["h"]["fn"].has_rsample is True
 
 
 def test_validation_switches():
@@ -168,7 +170,8 @@ def test_module_registers_and_shares_parameters():
 def test_module_skips_frozen_params_and_checks_inputs():
     net = torch.nn.Linear(2, 2)
     net.bias.requires_grad_(False)
-    pyro.module("net", net)
+    with pytest.warns(UserWarning, match="bias was not registered in the param store"):
+        pyro.module("net", net)
     assert list(pyro.get_param_store().keys()) == ["net$$$weight"]
     with pytest.raises(TypeError):
         pyro.module("cls", torch.nn.Linear)

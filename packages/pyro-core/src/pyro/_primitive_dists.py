@@ -58,7 +58,8 @@ class _Unit(torch.distributions.Distribution):
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
-        return bool(self._has_rsample) if self._has_rsample is not None else True
+        # Unspecified counts as False, as in Pyro; ELBOs refuse it in a guide under validation.
+        return bool(self._has_rsample)
 
     def expand(self, batch_shape: torch.Size, _instance: Any = None) -> "_Unit":
         return _Unit(self.log_factor.expand(batch_shape), self._has_rsample)

@@ -103,6 +103,15 @@ def _masked_observe(name: str, fn: Any, obs: Any, obs_mask: Any, args: tuple,
         )
     if obs is None:
         raise ValueError(f"site '{name}': obs_mask needs obs (the values where the mask is True)")
+    batch_shape = getattr(fn, "batch_shape", None)
+    if batch_shape is not None:
+        try:
+            torch.broadcast_shapes(obs_mask.shape, batch_shape)
+        except RuntimeError:
+            raise ValueError(
+                f"Invalid obs_mask shape {tuple(obs_mask.shape)}; should be broadcastable to "
+                f"batch_shape = {tuple(batch_shape)} (site '{name}')"
+            ) from None
     with MaskMessenger(mask=obs_mask):
         observed = sample(f"{name}_observed", fn, *args, obs=obs, infer=infer, **kwargs)
     with MaskMessenger(mask=~obs_mask):
@@ -155,6 +164,10 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         nn_module: a :class:`torch.nn.Module` instance.
         update_module_params: copy stored values (e.g. loaded from disk) into the module's
             parameters when they differ from the module's own.
+
+    A parameter with ``requires_grad=False`` is not registered; while the module is in training
+    mode that is announced with Pyro's ``UserWarning`` ("... was not registered in the param
+    store because requires_grad=False ...").
         tags: tag(s) to attach to every parameter of the module (Pyro 0.1 API).
 
     Returns:
@@ -169,6 +182,14 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     replaced: Dict[str, torch.Tensor] = {}
     for param_name, value in nn_module.named_parameters():
         if not value.requires_grad:
+            if nn_module.training:
+                warnings.warn(
+                    f"{param_name} was not registered in the param store because "
+                    "requires_grad=False. You can silence this warning by calling "
+                    "my_module.train(False)",
+                    UserWarning,
+                    stacklevel=2,
+                )
             continue
         stored = param(param_with_module_name(name, param_name), value, tags=tags)
         if stored is not value:
@@ -262,8 +283,9 @@ def factor(name: str, log_factor: torch.Tensor, *, has_rsample: Optional[bool] =
     Args:
         name: site name.
         log_factor: the term to add, batch-shaped.
-        has_rsample: whether ``log_factor`` comes from reparameterised draws; needed when a
-            factor is used in a guide.
+        has_rsample: whether ``log_factor`` comes from reparameterised draws. Unspecified,
+            the site's distribution reports ``has_rsample=False``, as in Pyro; in a guide it
+            must be given (see :func:`pyro.poutine.util.check_guide_factor_sites`).
     """
     unit = _Unit(log_factor, has_rsample=has_rsample)
     sample(name, unit, obs=unit.sample(), infer={"is_auxiliary": True})

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import random
+import sys
 import warnings
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
@@ -77,21 +80,87 @@ def validation_enabled(is_validate: bool = True) -> Iterator[None]:
         torch.distributions.Distribution.set_default_validate_args(old_torch)
 
 
-def warn_if_nan(value: Any, msg: str = "") -> Any:
-    """Warn if ``value`` (number or tensor) contains NaN; return it unchanged."""
-    if isinstance(value, torch.Tensor):
-        if torch.isnan(value).any():
-            warnings.warn(f"Encountered NaN{': ' + msg if msg else ''}", stacklevel=2)
-    elif value != value:
-        warnings.warn(f"Encountered NaN{': ' + msg if msg else ''}", stacklevel=2)
+def torch_isnan(x: Union[torch.Tensor, numbers.Number]) -> Union[bool, torch.Tensor]:
+    """Return whether ``x`` (a number or a tensor) holds a NaN.
+
+    Returns:
+        A bool for a number; a 0-dim bool tensor (any element NaN) for a tensor.
+    """
+    if isinstance(x, numbers.Number):
+        return x != x
+    return torch.isnan(x).any()
+
+
+def torch_isinf(x: Union[torch.Tensor, numbers.Number]) -> Union[bool, torch.Tensor]:
+    """Return whether ``x`` (a number or a tensor) holds +inf or -inf.
+
+    Returns:
+        A bool for a number; a 0-dim bool tensor (any element infinite) for a tensor.
+    """
+    if isinstance(x, numbers.Number):
+        return x == math.inf or x == -math.inf
+    return (x == math.inf).any() | (x == -math.inf).any()
+
+
+def _caller(filename: Optional[str], lineno: Optional[int]) -> Tuple[str, int]:
+    # Where the user called warn_if_nan / warn_if_inf (two frames up), unless they said.
+    if filename is None or lineno is None:
+        frame = sys._getframe(2)
+        filename = frame.f_code.co_filename if filename is None else filename
+        lineno = frame.f_lineno if lineno is None else lineno
+    return filename, lineno
+
+
+def _encountered(what: str, msg: str, filename: str, lineno: int) -> None:
+    text = f"Encountered {what}: {msg}" if msg else f"Encountered {what}."
+    warnings.warn_explicit(text, UserWarning, filename, lineno)
+
+
+def warn_if_nan(value: Union[torch.Tensor, numbers.Number], msg: str = "", *,
+                filename: Optional[str] = None,
+                lineno: Optional[int] = None) -> Union[torch.Tensor, numbers.Number]:
+    """Warn (``UserWarning`` "Encountered NaN: <msg>") if ``value`` holds a NaN; return it.
+
+    For a tensor that requires grad, also checks its gradient during the backward pass
+    (warning "Encountered NaN: backward <msg>"). The warning points at the caller's line
+    unless ``filename`` and ``lineno`` say otherwise. A debugging aid: it reads the tensor
+    (a device sync), so keep it off per-site code.
+    """
+    filename, lineno = _caller(filename, lineno)
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        value.register_hook(
+            lambda grad: warn_if_nan(grad, "backward " + msg, filename=filename, lineno=lineno)
+        )
+    if torch_isnan(value):
+        _encountered("NaN", msg, filename, lineno)
     return value
 
 
-def warn_if_inf(value: Any, msg: str = "", allow_posinf: bool = False, allow_neginf: bool = False) -> Any:
-    """Warn if ``value`` contains +inf or -inf (each may be allowed); return it unchanged."""
-    t = torch.as_tensor(value)
-    if (not allow_posinf and (t == float("inf")).any()) or (not allow_neginf and (t == float("-inf")).any()):
-        warnings.warn(f"Encountered inf{': ' + msg if msg else ''}", stacklevel=2)
+def warn_if_inf(value: Union[torch.Tensor, numbers.Number], msg: str = "",
+                allow_posinf: bool = False, allow_neginf: bool = False, *,
+                filename: Optional[str] = None,
+                lineno: Optional[int] = None) -> Union[torch.Tensor, numbers.Number]:
+    """Warn if ``value`` holds +inf ("Encountered +inf: <msg>") or -inf ("Encountered -inf:
+    <msg>"), unless that sign is allowed; return ``value``.
+
+    For a tensor that requires grad, also checks its gradient during the backward pass (the
+    message then reads "backward <msg>"). The warning points at the caller's line unless
+    ``filename`` and ``lineno`` say otherwise. A debugging aid; keep it off per-site code.
+    """
+    filename, lineno = _caller(filename, lineno)
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        value.register_hook(
+            lambda grad: warn_if_inf(grad, "backward " + msg, allow_posinf, allow_neginf,
+                                     filename=filename, lineno=lineno)
+        )
+    if not allow_posinf and (
+        value == math.inf if isinstance(value, numbers.Number) else (value == math.inf).any()
+    ):
+        _encountered("+inf", msg, filename, lineno)
+    if not allow_neginf and (
+        value == -math.inf if isinstance(value, numbers.Number) else (value == -math.inf).any()
+    ):
+        _encountered("-inf", msg, filename, lineno)
     return value
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import warnings
 import weakref
 from typing import Any, Callable, Dict, ItemsView, Iterable, Iterator, KeysView, Optional, Set, Tuple, TypedDict, Union
 
@@ -169,19 +168,15 @@ class ParamStoreDict:
         with torch.no_grad():
             unconstrained = transform.inv(new_constrained_value).contiguous()
         if not _satisfies(constraint, new_constrained_value):
-            # As in Pyro, a value the inverse transform maps to finite numbers is accepted (e.g. an
-            # unnormalised positive vector for a simplex); one it cannot represent is an error.
+            # As in Pyro, a value the inverse transform maps to finite numbers is accepted
+            # silently (e.g. an unnormalised positive vector for a simplex, 3.0 for the unit
+            # interval); one it cannot represent (NaN, -1.0 for a positive param) is an error,
+            # where Pyro would store NaN.
             if not bool(torch.isfinite(unconstrained).all()):
                 raise ValueError(
                     f"param '{name}': initial value of shape {tuple(new_constrained_value.shape)} "
                     f"is outside its constraint {constraint}"
                 )
-            warnings.warn(
-                f"param '{name}': initial value is outside its constraint {constraint}; it was "
-                f"mapped into the constraint by the inverse transform",
-                UserWarning,
-                stacklevel=3,
-            )
         if not unconstrained.is_leaf:
             unconstrained = unconstrained.detach()
         unconstrained.requires_grad_(True)

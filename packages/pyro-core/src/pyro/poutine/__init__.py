@@ -44,14 +44,13 @@ from pyro.poutine.mask_messenger import MaskMessenger
 from pyro.poutine.messenger import Messenger, ReentrantMessenger
 from pyro.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
 from pyro.poutine.replay_messenger import ReplayMessenger
-from pyro.poutine.runtime import am_i_wrapped, apply_stack, effectful
+from pyro.poutine.runtime import NonlocalExit, am_i_wrapped, apply_stack, effectful, get_mask
 from pyro.poutine.scale_messenger import ScaleMessenger
 from pyro.poutine.seed_messenger import SeedMessenger
 from pyro.poutine.substitute_messenger import SubstituteMessenger
 from pyro.poutine.trace_messenger import TraceHandler, TraceMessenger
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.uncondition_messenger import UnconditionMessenger
-from pyro.poutine.util import NonlocalExit
 
 
 def __getattr__(name: str) -> Any:
@@ -98,6 +97,7 @@ __all__ = [
     "do",
     "effectful",
     "escape",
+    "get_mask",
     "infer_config",
     "lift",
     "markov",

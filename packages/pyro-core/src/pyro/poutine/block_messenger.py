@@ -28,13 +28,15 @@ def _make_hide_fn(
     expose_set = frozenset(expose or ())
     hide_type_set = frozenset(hide_types or ())
     expose_type_set = frozenset(expose_types or ())
+    # Pyro raises AssertionError with these words.
     if hide_set & expose_set:
-        raise ValueError(f"block: sites {sorted(hide_set & expose_set)} are both hidden and exposed")
+        raise AssertionError(f"cannot hide and expose a site: {sorted(hide_set & expose_set)}")
     if hide_type_set & expose_type_set:
-        raise ValueError(
-            f"block: site types {sorted(hide_type_set & expose_type_set)} are both hidden and exposed"
+        raise AssertionError(
+            f"cannot hide and expose a site type: {sorted(hide_type_set & expose_type_set)}"
         )
 
+    # A closure, not an object with __call__: it runs once per site and is the cheaper call.
     def hide_fn(msg: Dict[str, Any]) -> bool:
         site_type = msg["type"]
         if site_type == "sample" and msg["is_observed"]:
@@ -44,6 +46,16 @@ def _make_hide_fn(
         return hide_all and msg["name"] not in expose_set and site_type not in expose_type_set
 
     return hide_fn
+
+
+class _NotExposed:
+    """``hide_fn`` for ``block(expose_fn=...)``: hide what ``expose_fn`` does not expose."""
+
+    def __init__(self, expose_fn: Callable[[Dict[str, Any]], bool]) -> None:
+        self.expose_fn = expose_fn
+
+    def __call__(self, msg: Dict[str, Any]) -> bool:
+        return not self.expose_fn(msg)
 
 
 class BlockMessenger(Messenger):
@@ -63,7 +75,7 @@ class BlockMessenger(Messenger):
     When several of ``hide``, ``expose``, ``hide_types`` and ``expose_types`` are given, the
     named sites and types are hidden or exposed as asked, and the last one given (in that
     order) decides whether the remaining sites are hidden (``expose*``) or not (``hide*``),
-    as in Pyro. A name or type both hidden and exposed is an error.
+    as in Pyro. A name or type both hidden and exposed is an ``AssertionError`` (Pyro's type).
     """
 
     def __init__(
@@ -80,12 +92,28 @@ class BlockMessenger(Messenger):
         super().__init__()
         if hide_fn is not None and expose_fn is not None:
             raise ValueError("block: give hide_fn or expose_fn, not both")
+        # What the site-name and type arguments were, to rebuild the hide_fn closure when
+        # unpickled (a closure does not pickle); None when a predicate was given.
+        self._rule: Optional[tuple] = None
         if hide_fn is not None:
             self.hide_fn = hide_fn
         elif expose_fn is not None:
-            self.hide_fn = lambda msg: not expose_fn(msg)
+            self.hide_fn = _NotExposed(expose_fn)
         else:
-            self.hide_fn = _make_hide_fn(hide_all, expose_all, hide, expose, hide_types, expose_types)
+            names = tuple(None if x is None else tuple(x) for x in (hide, expose, hide_types, expose_types))
+            self._rule = (hide_all, expose_all) + names
+            self.hide_fn = _make_hide_fn(*self._rule)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        if self._rule is not None:
+            del state["hide_fn"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._rule is not None:
+            self.hide_fn = _make_hide_fn(*self._rule)
 
     def _process_message(self, msg: Dict[str, Any]) -> None:
         if self.hide_fn(msg):

@@ -1,11 +1,11 @@
-"""``escape``: leave the model with a :class:`~pyro.poutine.util.NonlocalExit` at chosen sites."""
+"""``escape``: leave the model with a :class:`~pyro.poutine.runtime.NonlocalExit` at chosen sites."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
 from pyro.poutine.messenger import Messenger
-from pyro.poutine.util import NonlocalExit
+from pyro.poutine.runtime import NonlocalExit
 
 
 def _exit(msg: Dict[str, Any]) -> None:

@@ -18,24 +18,27 @@ from pyro.poutine.infer_config_messenger import InferConfigMessenger
 from pyro.poutine.lift_messenger import LiftMessenger
 from pyro.poutine.markov_messenger import MarkovMessenger
 from pyro.poutine.mask_messenger import MaskMessenger
-from pyro.poutine.messenger import bind
+from pyro.poutine.messenger import bind, check_callable
 from pyro.poutine.replay_messenger import ReplayMessenger
 from pyro.poutine.scale_messenger import ScaleMessenger
 from pyro.poutine.seed_messenger import SeedMessenger
 from pyro.poutine.substitute_messenger import SubstituteMessenger
 from pyro.poutine.trace_messenger import TraceMessenger
 from pyro.poutine.uncondition_messenger import UnconditionMessenger
-from pyro.poutine.util import NonlocalExit, discrete_escape, enum_extend
+from pyro.poutine.runtime import NonlocalExit
+from pyro.poutine.util import discrete_escape, enum_extend
 
 
 def trace(fn: Optional[Callable] = None, graph_type: Optional[str] = None,
           param_only: Optional[bool] = None) -> Any:
     """Record every site of each run of ``fn``; ``trace(fn).get_trace(*args)`` returns the Trace."""
+    check_callable(fn)
     return bind(TraceMessenger(graph_type=graph_type, param_only=param_only), fn)
 
 
 def replay(fn: Optional[Callable] = None, trace: Any = None, params: Optional[Dict[str, Any]] = None) -> Any:
     """Reuse the sample values recorded in ``trace`` (and param values in ``params``)."""
+    check_callable(fn)
     return bind(ReplayMessenger(trace=trace, params=params), fn)
 
 
@@ -44,6 +47,7 @@ def block(fn: Optional[Callable] = None, hide_fn: Optional[Callable] = None,
           hide: Optional[Iterable[str]] = None, expose: Optional[Iterable[str]] = None,
           hide_types: Optional[Iterable[str]] = None, expose_types: Optional[Iterable[str]] = None) -> Any:
     """Hide chosen sites from handlers outside the block (all sites by default)."""
+    check_callable(fn)
     return bind(BlockMessenger(hide_fn=hide_fn, expose_fn=expose_fn, hide_all=hide_all,
                                expose_all=expose_all, hide=hide, expose=expose,
                                hide_types=hide_types, expose_types=expose_types), fn)
@@ -51,51 +55,61 @@ def block(fn: Optional[Callable] = None, hide_fn: Optional[Callable] = None,
 
 def condition(fn: Optional[Callable] = None, data: Any = None) -> Any:
     """Observe the sample sites named in ``data`` (a dict or a Trace) at the given values."""
+    check_callable(fn)
     return bind(ConditionMessenger(data=data), fn)
 
 
 def do(fn: Optional[Callable] = None, data: Optional[Dict[str, Any]] = None) -> Any:
     """Intervene on the sites named in ``data``: downstream code sees the given values."""
+    check_callable(fn)
     return bind(DoMessenger(data=data), fn)
 
 
 def escape(fn: Optional[Callable] = None, escape_fn: Optional[Callable] = None) -> Any:
     """Leave the run with NonlocalExit at the first sample site where ``escape_fn(msg)`` holds."""
+    check_callable(fn)
     return bind(EscapeMessenger(escape_fn=escape_fn), fn)
 
 
 def lift(fn: Optional[Callable] = None, prior: Any = None) -> Any:
     """Turn param sites into sample sites drawn from ``prior``."""
+    check_callable(fn)
     return bind(LiftMessenger(prior=prior), fn)
 
 
 def scale(fn: Optional[Callable] = None, scale: Any = None) -> Any:
     """Multiply the log-density of every enclosed sample site by ``scale``."""
+    check_callable(fn)
     return bind(ScaleMessenger(scale=scale), fn)
 
 
 def mask(fn: Optional[Callable] = None, mask: Any = None) -> Any:
     """Zero the log-density of enclosed sample sites where ``mask`` is False."""
+    check_callable(fn)
     return bind(MaskMessenger(mask=mask), fn)
 
 
 def seed(fn: Optional[Callable] = None, rng_seed: Optional[int] = None) -> Any:
     """Run with fixed random seeds ``rng_seed``, restoring the generators' state afterwards."""
+    check_callable(fn)
     return bind(SeedMessenger(rng_seed=rng_seed), fn)
 
 
 def substitute(fn: Optional[Callable] = None, data: Optional[Dict[str, Any]] = None) -> Any:
     """Return ``data[name]`` at param sites named in ``data``."""
+    check_callable(fn)
     return bind(SubstituteMessenger(data=data), fn)
 
 
 def uncondition(fn: Optional[Callable] = None) -> Any:
     """Sample observed sites instead of observing them."""
+    check_callable(fn)
     return bind(UnconditionMessenger(), fn)
 
 
 def infer_config(fn: Optional[Callable] = None, config_fn: Optional[Callable] = None) -> Any:
     """Update each site's ``infer`` dict with ``config_fn(msg)``."""
+    check_callable(fn)
     return bind(InferConfigMessenger(config_fn=config_fn), fn)
 
 
@@ -123,6 +137,7 @@ def queue(fn: Optional[Callable] = None, queue: Any = None, max_tries: Optional[
         max_tries: how many tries before giving up (default 1,000,000).
         extend_fn, escape_fn, num_samples: see above; ``num_samples`` is passed to ``extend_fn``.
     """
+    check_callable(fn)
     max_tries = int(1e6) if max_tries is None else max_tries
     extend_fn = enum_extend if extend_fn is None else extend_fn
     escape_fn = discrete_escape if escape_fn is None else escape_fn

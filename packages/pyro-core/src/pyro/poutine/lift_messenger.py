@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+import warnings
+from typing import Any, Dict, Set
 
 import torch
 
@@ -15,40 +16,78 @@ class LiftMessenger(Messenger):
 
     Args:
         prior: a distribution (used for every param), a stochastic function, or a dict
-            ``param name -> distribution or stochastic function`` (params not in it stay params).
+            ``param name -> distribution or stochastic function`` (params not in it stay params;
+            a module's params are matched by their name inside the module).
 
-    A param read twice in one run returns the same sample.
+    A distribution is sampled with no arguments. A stochastic function is called as Pyro calls
+    it, with the param site's own arguments less the name: ``prior(init_tensor,
+    constraint=..., event_dim=...)`` (no ``init_tensor`` when the param was read without one).
+    A stochastic function given as the whole ``prior`` runs hidden from outer handlers (its site
+    stops here, as in Pyro); one given in a dict is an ordinary sample site.
+
+    A param read twice in one run returns the same sample. With a dict prior, leaving the
+    handler warns (``UserWarning``, Pyro's words: "pyro.module prior did not find params ...")
+    when a key matched no param of the run.
     """
 
     def __init__(self, prior: Any) -> None:
         super().__init__()
         self.prior = prior
         self._samples: Dict[str, Any] = {}
+        # With a dict prior: the user names of the params seen and of those lifted in this run.
+        self._seen: Set[str] = set()
+        self._lifted: Set[str] = set()
 
     def __enter__(self) -> "LiftMessenger":
-        self._samples = {}
+        self._reset()
         return super().__enter__()
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if isinstance(self.prior, dict):
+            missing = set(self.prior) - self._lifted
+            if missing:
+                warnings.warn(
+                    f"pyro.module prior did not find params {sorted(missing)}. "
+                    f"Did you instead mean one of {sorted(self._seen - self._lifted)}?",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        self._reset()
+        return super().__exit__(exc_type, exc_value, traceback)
 
     def _reset(self) -> None:
         self._samples = {}
-
-    def _prior_for(self, name: str) -> Any:
-        if isinstance(self.prior, dict):
-            return self.prior.get(user_param_name(name))
-        if isinstance(self.prior, torch.distributions.Distribution) or callable(self.prior):
-            return self.prior
-        return None
+        self._seen = set()
+        self._lifted = set()
 
     def _pyro_param(self, msg: Dict[str, Any]) -> None:
         name = msg["name"]
-        prior = self._prior_for(name)
-        if prior is None:
+        prior = self.prior
+        from_dict = isinstance(prior, dict)
+        if from_dict:
+            key = user_param_name(name)
+            self._seen.add(key)
+            prior = prior.get(key)
+            if prior is None:
+                return
+            self._lifted.add(key)
+        if isinstance(prior, torch.distributions.Distribution):
+            msg["args"] = ()
+            msg["kwargs"] = {}
+            msg["infer"] = {}
+        elif callable(prior):
+            # The param's own arguments, less its name; ``tags`` is this project's 0.1 keyword.
+            msg["args"] = msg["args"][1:]
+            kwargs = msg["kwargs"]
+            if "tags" in kwargs:
+                kwargs = {k: v for k, v in kwargs.items() if k != "tags"}
+            msg["kwargs"] = kwargs
+            if not from_dict:
+                msg["stop"] = True
+        else:
             return
         msg["type"] = "sample"
         msg["fn"] = prior
-        msg["args"] = ()
-        msg["kwargs"] = {}
-        msg["infer"] = {}
         if name in self._samples:
             msg["value"] = self._samples[name]["value"]
             msg["is_observed"] = True

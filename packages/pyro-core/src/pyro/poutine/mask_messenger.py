@@ -27,3 +27,6 @@ class MaskMessenger(Messenger):
 
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
         msg["mask"] = self.mask if msg["mask"] is None else msg["mask"] & self.mask
+
+    # pyro.poutine.get_mask() asks with a message of this type.
+    _pyro_get_mask = _pyro_sample

@@ -28,6 +28,21 @@ def _lookup(tables: Dict[type, Dict[str, Any]], cls: type, prefix: str, site_typ
     return method
 
 
+def _not_callable(fn: Any) -> None:
+    # Pyro's words: a handler's first positional argument is the function to wrap, so a value
+    # there is usually a handler argument given without its keyword (``scale(2.0)``).
+    raise ValueError(f"{fn} is not callable, did you mean to pass it as a keyword arg?")
+
+
+def check_callable(fn: Any) -> None:
+    """Raise the ``ValueError`` Pyro raises when a handler is given a non-callable ``fn``.
+
+    ``None`` (no function: the handler is used as a context manager) passes.
+    """
+    if fn is not None and not callable(fn):
+        _not_callable(fn)
+
+
 class Messenger:
     """An effect handler: a context manager that, while active, sees every primitive's message.
 
@@ -58,9 +73,7 @@ class Messenger:
     def __call__(self, fn: Callable) -> Callable:
         """Return ``fn`` wrapped so that each call runs inside this messenger."""
         if not callable(fn):
-            raise ValueError(
-                f"{type(self).__name__} expected a callable to wrap, got {type(fn).__name__}"
-            )
+            _not_callable(fn)
         return HandledFunction(self, fn)
 
     def _process_message(self, msg: Dict[str, Any]) -> None:

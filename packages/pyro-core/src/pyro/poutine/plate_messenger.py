@@ -74,13 +74,14 @@ class _Subsample(torch.distributions.Distribution):
 
 def _draw_subsample(name: str, size: Optional[int], subsample_size: Optional[int],
                     subsample: Any, use_cuda: Optional[bool], device: Any) -> tuple:
+    """Return ``(size, subsample_size, subsample as given or drawn, subsample as a tensor)``."""
     if size is None:
         if subsample is not None:
             size = len(subsample)
         else:
             if subsample_size is not None:
                 raise ValueError(f"plate '{name}': subsample_size needs a size")
-            return -1, -1, None
+            return -1, -1, None, None
     if size <= 0:
         raise ValueError(f"plate '{name}': size must be positive, got {size}")
     if subsample_size is not None and not 0 < subsample_size <= size:
@@ -94,16 +95,19 @@ def _draw_subsample(name: str, size: Optional[int], subsample_size: Optional[int
         msg = new_message("sample", name, fn, value=subsample)
         apply_stack(msg)
         subsample = msg["value"]
-    if not isinstance(subsample, torch.Tensor):
-        subsample = torch.as_tensor(subsample, device=fn._device)
+    # A subsample given as a list (or replayed as one) is what ``with plate(...) as ind`` yields,
+    # as in Pyro; the plate indexes params and data with a tensor of it.
+    indices = subsample
+    if not isinstance(indices, torch.Tensor):
+        indices = torch.as_tensor(indices, device=fn._device)
     if subsample_size is None:
-        subsample_size = int(subsample.shape[0])
-    elif subsample_size != subsample.shape[0]:
+        subsample_size = int(indices.shape[0])
+    elif subsample_size != indices.shape[0]:
         raise ValueError(
             f"plate '{name}': subsample_size={subsample_size} but the subsample has "
-            f"{subsample.shape[0]} indices; did the model and guide use different subsample_size?"
+            f"{indices.shape[0]} indices; did the model and guide use different subsample_size?"
         )
-    return size, subsample_size, subsample
+    return size, subsample_size, subsample, indices
 
 
 class PlateMessenger(Messenger):
@@ -113,6 +117,10 @@ class PlateMessenger(Messenger):
     ``subsample_size`` along ``dim`` and their log-densities scaled by ``size / subsample_size``;
     ``with plate(...) as ind`` yields the subsample's indices. Iterated, the plate is sequential:
     each iteration yields one index as a Python int and marks its sites as a separate iteration.
+
+    A plate without a size (``plate("p")``) declares the dim independent whatever its size:
+    sites are not broadcast and their frames carry ``size=-1``. A ``subsample`` is yielded as
+    given (a list stays a list).
 
     Args:
         name: plate name, matched between model and guide.
@@ -135,14 +143,14 @@ class PlateMessenger(Messenger):
         self.dim = dim
         self.counter = 0
         self._vectorized: Optional[bool] = None
-        self.size, self.subsample_size, self._indices = _draw_subsample(
+        self.size, self.subsample_size, self._subsample, self._indices = _draw_subsample(
             name, size, subsample_size, subsample, use_cuda, device
         )
         self._scale = 1.0 if self.size == self.subsample_size else self.size / self.subsample_size
 
     @property
     def indices(self) -> torch.Tensor:
-        """The (sub)sample of indices this plate iterates over."""
+        """The (sub)sample of indices this plate iterates over, as a tensor."""
         if self._indices is None:
             raise ValueError(f"plate '{self.name}' has no size, so it has no indices")
         return self._indices
@@ -155,7 +163,7 @@ class PlateMessenger(Messenger):
         self._frame = CondIndepStackFrame(self.name, self.dim, self.subsample_size, self.counter,
                                           self.size)
         super().__enter__()
-        return self._indices
+        return self._subsample
 
     def __exit__(self, *args: Any) -> None:
         if self._vectorized:
@@ -173,6 +181,9 @@ class PlateMessenger(Messenger):
             self.counter += 1
 
     def __len__(self) -> int:
+        if self.subsample_size < 0:
+            # TypeError: ``list(plate)`` then asks __iter__, which says what is wrong.
+            raise TypeError(f"plate '{self.name}' has no size, so it has no length")
         return self.subsample_size
 
     def _process_message(self, msg: Dict[str, Any]) -> None:
@@ -209,17 +220,20 @@ class PlateMessenger(Messenger):
     def _postprocess_message(self, msg: Dict[str, Any]) -> None:
         if msg["type"] == "param":
             event_dim = msg["kwargs"].get("event_dim")
-            if event_dim is None or self.dim is None or self.size == self.subsample_size:
+            if event_dim is None or self.dim is None or self.size < 0:
                 return
             dim = self.dim - event_dim
             value = msg["value"]
             if value.dim() >= -dim and value.shape[dim] != 1:
                 if value.shape[dim] != self.size:
+                    # Pyro's words, whether or not the plate subsamples.
                     raise ValueError(
-                        f"param '{msg['name']}' inside plate('{self.name}'): expected size "
-                        f"{self.size} at dim {dim} of shape {tuple(value.shape)}"
+                        f"Inside pyro.plate({self.name}, {self.size}, dim={self.dim}) invalid "
+                        f"shape of pyro.param({msg['name']}, ..., event_dim={event_dim}): "
+                        f"{value.shape}"
                     )
-                msg["value"] = value.index_select(dim, self._indices)
+                if self.size != self.subsample_size:
+                    msg["value"] = value.index_select(dim, self._indices)
         elif msg["type"] == "subsample":
             event_dim = msg["kwargs"].get("event_dim", 0)
             value = msg["value"]
@@ -246,3 +260,60 @@ def plate_stack(prefix: str, sizes: Sequence[int], rightmost_dim: int = -1) -> I
         for i, size in enumerate(reversed(sizes)):
             stack.enter_context(PlateMessenger(f"{prefix}_{i}", size, dim=rightmost_dim - i))
         yield
+
+
+class _BlockedPlate(Messenger):
+    """Holds an enclosing plate's place on the stack while :func:`block_plate` hides it."""
+
+    def __init__(self, plate: PlateMessenger) -> None:
+        super().__init__()
+        self.plate = plate
+
+
+@contextlib.contextmanager
+def block_plate(name: Optional[str] = None, dim: Optional[int] = None, *,
+                strict: bool = True) -> Iterator[None]:
+    """Hide one enclosing vectorized or sequential plate from the sites inside the block.
+
+    Sites inside see the other plates but not this one: they are not broadcast along its dim,
+    nor scaled by its subsampling, nor do their frames list it. Useful for a global or auxiliary
+    variable drawn lazily inside a plate::
+
+        with pyro.plate("data", 100):
+            with block_plate("data"):
+                scale = pyro.sample("scale", dist.LogNormal(0.0, 1.0))  # not batched
+
+    Args:
+        name: the name of the plate to hide; give this or ``dim``, not both.
+        dim: the (negative) dim of the plate to hide.
+        strict: raise when no enclosing plate matches (otherwise the block does nothing).
+
+    Raises:
+        ValueError: neither or both of ``name`` and ``dim`` are given, or (with ``strict``)
+            no enclosing plate matches.
+    """
+    if (name is None) == (dim is None):
+        raise ValueError("Exactly one of name,dim must be specified")
+    # The plate's stack entry is swapped for a placeholder for the duration, so the sites
+    # pay nothing for the blocking and the plate keeps its place (and its dim) for afterwards.
+    blocked = []
+    for i, frame in enumerate(_PYRO_STACK):
+        if isinstance(frame, PlateMessenger) and (
+            frame.name == name if name is not None else frame.dim == dim
+        ):
+            holder = _BlockedPlate(frame)
+            _PYRO_STACK[i] = holder
+            blocked.append(holder)
+    if strict and not blocked:
+        raise ValueError(
+            "block_plate matched 0 messengers. Try either removing the block_plate or "
+            "setting strict=False."
+        )
+    try:
+        yield
+    finally:
+        for holder in blocked:
+            for i, frame in enumerate(_PYRO_STACK):
+                if frame is holder:
+                    _PYRO_STACK[i] = holder.plate
+                    break

@@ -10,10 +10,36 @@ saw the message post-process it, from the outermost of them to the innermost.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import torch
 
 # Outermost handler first, innermost last.
 _PYRO_STACK: List[Any] = []
+
+
+class NonlocalExit(Exception):
+    """Raised by :func:`pyro.poutine.escape` to leave a model at a chosen site.
+
+    Also importable as ``pyro.poutine.util.NonlocalExit`` and ``pyro.poutine.NonlocalExit``
+    (one class).
+
+    Attributes:
+        site: the message of the site where the model was left.
+    """
+
+    def __init__(self, site: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
+    def reset_stack(self) -> None:
+        """Reset the per-run state of the handlers active when the exit happened, from the
+        innermost outward up to the first one that hides the site."""
+        for frame in reversed(_PYRO_STACK):
+            frame._reset()
+            hide_fn = getattr(frame, "hide_fn", None)
+            if hide_fn is not None and hide_fn(self.site):
+                break
 
 
 class _DimAllocator:
@@ -152,6 +178,39 @@ def apply_stack(msg: Dict[str, Any]) -> None:
     cont = msg["continuation"]
     if cont is not None:
         cont(msg)
+
+
+def _no_value() -> None:
+    return None
+
+
+def _query_stack(site_type: str) -> Dict[str, Any]:
+    # A nameless message of ``site_type``: the handlers that know the type fill it in, traces
+    # skip it (no name) and ``block`` hides it like any other site.
+    msg = new_message(site_type, None, _no_value)
+    if _PYRO_STACK:
+        apply_stack(msg)
+    return msg
+
+
+def get_mask() -> Union[bool, torch.Tensor, None]:
+    """Return the mask that the active ``poutine.mask`` handlers would put on a sample site here.
+
+    ``None`` when no mask handler is active (or a ``block`` hides this query from them);
+    otherwise the logical and of their masks, a bool or a bool tensor. A model can skip an
+    expensive :func:`pyro.factor` computation when this is ``False``.
+    """
+    return _query_stack("get_mask")["mask"]
+
+
+def get_plates() -> Tuple[Any, ...]:
+    """Return the enclosing plates as a sample site here would see them.
+
+    Returns:
+        A tuple of :class:`~pyro.poutine.plate_messenger.CondIndepStackFrame`, outermost plate
+        first (the order of a site's ``cond_indep_stack``); empty outside any plate.
+    """
+    return _query_stack("get_plates")["cond_indep_stack"]
 
 
 def effectful(fn: Optional[Callable] = None, type: Optional[str] = None) -> Callable:

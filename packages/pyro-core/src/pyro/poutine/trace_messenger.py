@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional
 
-from pyro.poutine.messenger import Messenger
+from pyro.poutine.messenger import Messenger, check_callable
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import site_is_subsample
 
@@ -36,7 +36,8 @@ class TraceMessenger(Messenger):
     Args:
         graph_type: ``"flat"`` (no edges) or ``"dense"`` (an edge from each sample site to every
             later sample site it may depend on).
-        param_only: record only param sites.
+        param_only: record only param sites (a wrapped function's trace then has no
+            ``_INPUT`` and ``_RETURN`` sites either).
     """
 
     def __init__(self, graph_type: Optional[str] = None, param_only: Optional[bool] = None) -> None:
@@ -57,6 +58,7 @@ class TraceMessenger(Messenger):
         return super().__exit__(*args)
 
     def __call__(self, fn: Callable) -> "TraceHandler":
+        check_callable(fn)
         return TraceHandler(self, fn)
 
     def get_trace(self) -> Trace:
@@ -88,10 +90,12 @@ class TraceHandler:
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        record_io = not self.msngr.param_only
         with self.msngr:
-            self.msngr.trace._add_site(
-                "_INPUT", {"name": "_INPUT", "type": "args", "args": args, "kwargs": kwargs}
-            )
+            if record_io:
+                self.msngr.trace._add_site(
+                    "_INPUT", {"name": "_INPUT", "type": "args", "args": args, "kwargs": kwargs}
+                )
             try:
                 ret = self.fn(*args, **kwargs)
             except (ValueError, RuntimeError) as e:
@@ -99,7 +103,8 @@ class TraceHandler:
                     raise
                 shapes = self.msngr.trace.format_shapes()
                 raise type(e)(f"{e}\n{shapes}").with_traceback(e.__traceback__) from e
-            self.msngr.trace._add_site("_RETURN", {"name": "_RETURN", "type": "return", "value": ret})
+            if record_io:
+                self.msngr.trace._add_site("_RETURN", {"name": "_RETURN", "type": "return", "value": ret})
         return ret
 
     @property

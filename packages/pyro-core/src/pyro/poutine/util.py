@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable
 
 from pyro.poutine.plate_messenger import _Subsample
-from pyro.poutine.runtime import _PYRO_STACK, _draw
+from pyro.poutine.runtime import NonlocalExit as NonlocalExit  # re-exported: its old home
+from pyro.poutine.runtime import _draw
 
 
 def site_is_subsample(site: Dict[str, Any]) -> bool:
@@ -17,6 +18,25 @@ def site_is_subsample(site: Dict[str, Any]) -> bool:
 def site_is_factor(site: Dict[str, Any]) -> bool:
     """Return whether ``site`` was made by :func:`pyro.factor`."""
     return site["type"] == "sample" and bool(site["infer"].get("is_auxiliary"))
+
+
+def check_guide_factor_sites(guide_trace: Any) -> None:
+    """Raise, as Pyro's ELBOs do under validation, at a guide's :func:`pyro.factor` site that
+    does not say whether it comes from reparameterised draws.
+
+    Inference code calls this on a guide's trace: a factor in a guide changes the gradient
+    estimator, so ``pyro.factor(..., has_rsample=True/False)`` must be explicit there.
+
+    Raises:
+        ValueError: naming the first such site.
+    """
+    for name, site in guide_trace.nodes.items():
+        if site_is_factor(site) and getattr(site["fn"], "_has_rsample", False) is None:
+            raise ValueError(
+                f'At guide site pyro.factor("{name}",...), missing specification of '
+                "has_rsample. Please either set has_rsample=True if the factor statement arises "
+                "from reparametrized sampling or has_rsample=False otherwise."
+            )
 
 
 def prune_subsample_sites(trace: Any) -> Any:
@@ -61,26 +81,6 @@ def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
     """Return ``num_samples`` copies of ``trace``, each extended by a fresh draw at ``msg``."""
     draws = [_draw(msg["fn"], msg["args"], msg["kwargs"]) for _ in range(num_samples)]
     return extend_with_values(trace, msg, draws)
-
-
-class NonlocalExit(Exception):
-    """Raised by :func:`pyro.poutine.escape` to leave a model at a chosen site.
-
-    Attributes:
-        site: the message of the site where the model was left.
-    """
-
-    def __init__(self, site: Dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.site = site
-
-    def reset_stack(self) -> None:
-        """Reset the per-run state of the handlers active when the exit happened."""
-        for frame in reversed(_PYRO_STACK):
-            frame._reset()
-            hide_fn = getattr(frame, "hide_fn", None)
-            if hide_fn is not None and hide_fn(self.site):
-                break
 
 
 def discrete_escape(trace: Any, msg: Dict[str, Any]) -> bool:

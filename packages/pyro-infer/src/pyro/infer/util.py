@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import torch
 
 from pyro.poutine.site_densities import site_log_prob, site_score_parts
-from pyro.poutine.util import site_is_subsample
+from pyro.poutine.util import check_guide_factor_sites, site_is_subsample
 from pyro.util import is_validation_enabled
 
 __all__ = [
@@ -188,8 +188,10 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
 
     Raises:
         ValueError: a shared site has different event dims, or batch shapes that differ inside
-            the rightmost ``max_plate_nesting`` dims.
+            the rightmost ``max_plate_nesting`` dims; a :func:`pyro.factor` in the guide does not
+            say ``has_rsample`` (as in Pyro).
     """
+    check_guide_factor_sites(guide_trace)
     guide_vars, _, aux_marked, guide_plates = _sample_names(guide_trace)
     _, model_vars, model_marked, model_plates = _sample_names(model_trace)
     guide_nodes = guide_trace.nodes
@@ -285,7 +287,7 @@ def check_site_shape(site: Dict[str, Any], max_plate_nesting: float) -> None:
         size = shape[d]
         frame = plates.get(d)
         if frame is not None:
-            if size != frame.size and size != 1:
+            if size != frame.size and size != 1 and frame.size != -1:  # -1: a plate of any size
                 raise ValueError(
                     f"at site '{site['name']}', invalid log_prob shape {tuple(shape)}: dim {d} "
                     f"has size {size} but plate '{frame.name}' has size {frame.size}"
