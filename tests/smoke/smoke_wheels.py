@@ -11,6 +11,8 @@ import torch
 import pyro
 import pyro.distributions as dist
 import pyro.nn  # noqa: F401
+import pyro.ops.indexing  # pyro-distributions' module of the shared pyro.ops namespace
+import pyro.ops.jit  # pyro-core's module of the same namespace
 import pyro.optim
 from pyro.infer import SVI, Trace_ELBO
 
@@ -18,10 +20,18 @@ from pyro.infer import SVI, Trace_ELBO
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sources = os.path.join(os.path.dirname(os.path.dirname(here)), "packages")
-    for module in (pyro, dist, pyro.optim):
+    for module in (pyro, dist, pyro.optim, pyro.ops.indexing, pyro.ops.jit):
         if os.path.abspath(module.__file__).startswith(sources):
             print(f"{module.__name__} imported from the source tree, not the wheel: {module.__file__}")
             return 1
+    if os.path.dirname(pyro.ops.indexing.__file__) != os.path.dirname(pyro.ops.jit.__file__):
+        print("pyro.ops is split over several folders in a regular install: "
+              f"{pyro.ops.__path__}")
+        return 1
+    picked = pyro.ops.indexing.Vindex(torch.arange(6.0).reshape(2, 3))[..., torch.tensor([[2], [0]])]
+    if picked.tolist() != [[2.0, 5.0], [0.0, 3.0]]:
+        print(f"Vindex gave {picked.tolist()}")
+        return 1
     pyro.set_rng_seed(0)
     data = torch.tensor([1.0, 1.0, 0.0, 1.0])
 

@@ -45,12 +45,46 @@ _SUBPACKAGES = {
 }
 
 
+# ``pyro.ops`` modules shipped by other distributions -> the subpackage of that distribution
+# (a key of ``_SUBPACKAGES``). pyro-core's own ops modules (score_parts, jit) are not listed.
+_OPS_MODULES = {
+    "gaussian": "distributions",
+    "indexing": "distributions",
+    "linalg": "distributions",
+    "special": "distributions",
+    "tensor_utils": "distributions",
+    "contract": "infer",
+    "dual_averaging": "infer",
+    "einsum": "infer",
+    "integrator": "infer",
+    "stats": "infer",
+    "welford": "infer",
+}
+
+
+def _subpackage_present(sub: str) -> bool:
+    """Whether some folder of the ``pyro`` namespace holds the subpackage ``sub``."""
+    import os
+
+    return any(os.path.isdir(os.path.join(folder, sub)) for folder in __path__)
+
+
 class _MissingSubpackageFinder(importlib.abc.MetaPathFinder):
-    """Last finder on ``sys.meta_path``: explains which package provides a missing subpackage."""
+    """Last finder on ``sys.meta_path``: explains which package provides a missing subpackage.
+
+    Also covers the ``pyro.ops`` modules of other distributions (``pyro.ops.indexing`` is
+    pyro-distributions'), when that distribution is not installed.
+    """
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
         prefix, _, sub = fullname.partition(".")
-        if prefix == "pyro" and sub in _SUBPACKAGES:
+        if prefix != "pyro":
+            return None
+        if sub.startswith("ops."):
+            sub = _OPS_MODULES.get(sub[4:], "")
+            if not sub or _subpackage_present(sub):
+                return None  # installed, yet without this module: the usual error
+        if sub in _SUBPACKAGES:
             dist, extra = _SUBPACKAGES[sub]
             raise ModuleNotFoundError(
                 f"No module named '{fullname}': it is provided by the {dist} package; "

@@ -17,6 +17,10 @@ from pyro.distributions.empirical import Empirical
 from pyro.distributions.folded import FoldedDistribution
 from pyro.distributions.improper_uniform import ImproperUniform
 from pyro.distributions.kl import kl_divergence, register_kl
+from pyro.distributions.lkj import LKJ
+from pyro.distributions.log_normal_negative_binomial import LogNormalNegativeBinomial
+from pyro.distributions.mixture import MaskedMixture
+from pyro.distributions.rejector import Rejector
 from pyro.distributions.score_parts import ScoreParts
 from pyro.distributions.torch import *  # noqa: F401,F403
 from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
@@ -40,7 +44,10 @@ from torch.distributions import biject_to, transform_to  # noqa: E402
 _PYRO_DISTRIBUTIONS = [
     "BetaBinomial", "Delta", "DirichletMultinomial", "Empirical", "ExpandedDistribution",
     "FoldedDistribution", "GammaPoisson", "ImproperUniform", "MaskedDistribution",
-    "MixtureOfDiagNormals", "Unit", "ZeroInflatedDistribution", "ZeroInflatedNegativeBinomial",
+    "MaskedMixture",
+    "MixtureOfDiagNormals", "Unit",
+    "LKJ", "LogNormalNegativeBinomial", "Rejector",
+    "ZeroInflatedDistribution", "ZeroInflatedNegativeBinomial",
     "ZeroInflatedPoisson",
 ]
 

@@ -30,6 +30,33 @@ class Distribution:
             return self.rsample(*args, **kwargs)
         return self.sample(*args, **kwargs)
 
+    def has_rsample_(self, value: bool) -> "Distribution":
+        """Force (True) or forbid (False) reparameterised sampling of this instance, in place.
+
+        Inference then treats samples as pathwise differentiable or not: ``False`` is how to
+        make a site use the score-function estimator (e.g. when the value decides control
+        flow). The setting is kept by ``expand`` (so by a plate's broadcasting), by
+        ``to_event`` and by ``mask``.
+
+        Args:
+            value: whether samples are pathwise differentiable.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ValueError: ``value`` is not a bool.
+        """
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"{type(self).__name__}.has_rsample_(value): value must be True or False, got "
+                f"{value!r} of type {type(value).__name__}"
+            )
+        # Stored in the instance dict under the attribute's own name: it shadows a class
+        # attribute, and the properties of wrapping distributions read it (rsample_override).
+        self.__dict__["has_rsample"] = value
+        return self
+
     def score_parts(self, x: Any, *args: Any, **kwargs: Any) -> ScoreParts:
         """Return the :class:`~pyro.ops.score_parts.ScoreParts` of ``x`` for surrogate ELBOs.
 
@@ -65,3 +92,32 @@ class Distribution:
         warn_once("Distribution.analytic_var",
                   "Distribution.analytic_var is deprecated; use the .variance property instead")
         return self.variance
+
+
+def rsample_override(dist: Any) -> Any:
+    """The value given to ``dist.has_rsample_`` (or set on the instance), or None if none was."""
+    return getattr(dist, "__dict__", {}).get("has_rsample")
+
+
+def keep_rsample_override(source: Any, target: Any) -> Any:
+    """Give ``target`` the ``has_rsample`` override of ``source``, if it has one; return ``target``."""
+    value = rsample_override(source)
+    if value is not None and target is not source:
+        target.__dict__["has_rsample"] = value
+    return target
+
+
+def override_aware_has_rsample(default: Any) -> property:
+    """A ``has_rsample`` property: the instance's override if any, else ``default(self)``.
+
+    It has a setter, so ``d.has_rsample = False`` works as ``d.has_rsample_(False)`` does.
+    """
+
+    def fget(self: Any) -> bool:
+        value = self.__dict__.get("has_rsample")
+        return default(self) if value is None else value
+
+    def fset(self: Any, value: bool) -> None:
+        self.__dict__["has_rsample"] = bool(value)
+
+    return property(fget, fset, doc="Whether samples are pathwise differentiable (reparameterised).")

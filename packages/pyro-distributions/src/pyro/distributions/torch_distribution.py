@@ -16,8 +16,12 @@ import torch
 import torch.distributions as _td
 from torch.distributions import constraints
 
-from pyro.distributions.distribution import Distribution
-from pyro.distributions.torch_wrapper import wrap_torch_distribution
+from pyro.distributions.distribution import (
+    Distribution,
+    keep_rsample_override,
+    override_aware_has_rsample,
+)
+from pyro.distributions.torch_wrapper import _get_checked_instance, wrap_torch_distribution
 from pyro.distributions.util import broadcast_shape, scale_and_mask, sum_rightmost
 from pyro.distributions.validation import construction_error, validate_sample
 from pyro.ops.score_parts import ScoreParts
@@ -113,7 +117,8 @@ class TorchDistributionMixin(Distribution):
                     f"more event dims back into the batch than were reinterpreted "
                     f"(event_shape={tuple(self.event_shape)})"
                 )
-            return self.base_dist.to_event(self.reinterpreted_batch_ndims + reinterpreted_batch_ndims)
+            undone = self.base_dist.to_event(self.reinterpreted_batch_ndims + reinterpreted_batch_ndims)
+            return undone if undone is self.base_dist else keep_rsample_override(self, undone)
         if reinterpreted_batch_ndims > len(self.batch_shape):
             raise ValueError(
                 f"{type(self).__name__}.to_event({reinterpreted_batch_ndims}): the distribution "
@@ -121,8 +126,9 @@ class TorchDistributionMixin(Distribution):
                 f"{tuple(self.batch_shape)})"
             )
         if isinstance(self, Independent):
-            return Independent(self.base_dist,
-                               self.reinterpreted_batch_ndims + reinterpreted_batch_ndims)
+            merged = Independent(self.base_dist,
+                                 self.reinterpreted_batch_ndims + reinterpreted_batch_ndims)
+            return keep_rsample_override(self, merged)
         return Independent(self, reinterpreted_batch_ndims)
 
     def independent(self, reinterpreted_batch_ndims: Optional[int] = None) -> "TorchDistributionMixin":
@@ -152,6 +158,7 @@ class TorchDistribution(torch.distributions.Distribution, TorchDistributionMixin
     """
 
     _validate_sample = validate_sample
+    _get_checked_instance = _get_checked_instance
 
     def __init__(self, batch_shape: Sequence[int] = torch.Size(), event_shape: Sequence[int] = torch.Size(),
                  validate_args: Optional[bool] = None) -> None:
@@ -182,9 +189,7 @@ def _check_expand(dist: Any, batch_shape: torch.Size) -> None:
 class _WrappedDistribution(TorchDistribution):
     """Base of distributions that wrap ``self.base_dist``: sampling traits and support are its."""
 
-    @property
-    def has_rsample(self) -> bool:  # type: ignore[override]
-        return self.base_dist.has_rsample
+    has_rsample = override_aware_has_rsample(lambda self: self.base_dist.has_rsample)
 
     @property
     def has_enumerate_support(self) -> bool:  # type: ignore[override]
@@ -229,7 +234,7 @@ class ExpandedDistribution(_WrappedDistribution):
         if batch_shape == self.batch_shape:
             return self
         _check_expand(self, batch_shape)
-        return ExpandedDistribution(self.base_dist, batch_shape)
+        return keep_rsample_override(self, ExpandedDistribution(self.base_dist, batch_shape))
 
     def _draw(self, draw: Any, sample_shape: torch.Size) -> torch.Tensor:
         sample_shape = torch.Size(sample_shape)
@@ -348,7 +353,7 @@ class MaskedDistribution(_WrappedDistribution):
         if batch_shape == self.batch_shape:
             return self
         _check_expand(self, batch_shape)
-        return MaskedDistribution(self.base_dist.expand(batch_shape), self._mask)
+        return keep_rsample_override(self, MaskedDistribution(self.base_dist.expand(batch_shape), self._mask))
 
     def sample(self, sample_shape: torch.Size = _EMPTY) -> torch.Tensor:
         return self.base_dist.sample(sample_shape)

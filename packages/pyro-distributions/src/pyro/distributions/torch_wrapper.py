@@ -20,6 +20,7 @@ from typing import Any, Dict, Sequence
 import torch
 import torch.distributions as _td
 
+from pyro.distributions.distribution import keep_rsample_override, override_aware_has_rsample
 from pyro.distributions.util import broadcast_shape
 from pyro.distributions.validation import construction_error, validate_args, validate_sample
 
@@ -149,6 +150,12 @@ def _make_log_prob(torch_log_prob: Any) -> Any:
     return log_prob
 
 
+def _get_checked_instance(self: Any, cls: type, _instance: Any = None) -> Any:
+    # torch's, plus the instance's has_rsample_ override: every expand built on it keeps it.
+    new = _td.Distribution._get_checked_instance(self, cls, _instance)
+    return keep_rsample_override(self, new)
+
+
 def wrap_torch_distribution(
     torch_cls: type, mixin: type, expanded: type, namespace: Dict[str, Any] | None = None
 ) -> type:
@@ -175,7 +182,11 @@ def wrap_torch_distribution(
         "__init__": _make_init(torch_cls, name),
         "expand": _make_expand(torch_cls, name, expanded),
         "_validate_sample": validate_sample,
+        "_get_checked_instance": _get_checked_instance,
     }
+    has_rsample = inspect.getattr_static(torch_cls, "has_rsample")
+    if isinstance(has_rsample, property):
+        ns["has_rsample"] = override_aware_has_rsample(has_rsample.fget)
     namespace = dict(namespace or {})
     if torch_cls.expand is not _BASE_EXPAND:
         ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))

@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence
 import torch
 from torch.distributions import constraints
 
+from pyro.distributions.distribution import override_aware_has_rsample
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.distributions.util import broadcast_shape
 
@@ -32,9 +33,8 @@ class Unit(TorchDistribution):
         self._has_rsample = has_rsample
         super().__init__(log_factor.shape, torch.Size((0,)), validate_args=validate_args)
 
-    @property
-    def has_rsample(self) -> bool:  # type: ignore[override]
-        return True if self._has_rsample is None else bool(self._has_rsample)
+    has_rsample = override_aware_has_rsample(
+        lambda self: True if self._has_rsample is None else bool(self._has_rsample))
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "Unit":
         batch_shape = torch.Size(batch_shape)

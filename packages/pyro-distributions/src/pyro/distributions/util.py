@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
-from typing import Any, Sequence
+import weakref
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -69,13 +72,99 @@ def eye_like(value: torch.Tensor, m: int, n: int | None = None) -> torch.Tensor:
     return torch.eye(m, n, dtype=value.dtype, device=value.device)
 
 
+def copy_docs_from(source_class: type, full_text: bool = False) -> Callable[[type], type]:
+    """Class decorator: give undocumented methods and properties the docs of ``source_class``.
+
+    Every function or property defined in the decorated class without a docstring, whose name
+    ``source_class`` also has (documented), gets either the source's docstring
+    (``full_text=True``) or a one-line reference ``See :meth:`module.Source.name```. The class's
+    own docstring is filled in the same way when it has none. Documented names are left alone.
+
+    Args:
+        source_class: the class whose docs are borrowed.
+        full_text: copy the whole docstring instead of a reference.
+
+    Returns:
+        The decorator, which returns the class it was given.
+    """
+    if not isinstance(source_class, type):
+        raise TypeError(
+            f"copy_docs_from(source_class): expected a class, got {type(source_class).__name__}"
+        )
+    where = f"{source_class.__module__}.{source_class.__qualname__}"
+
+    def doc_for(kind: str, name: str | None, doc: str) -> str:
+        if full_text:
+            return doc
+        return f"See :{kind}:`{where}`" if name is None else f"See :{kind}:`{where}.{name}`"
+
+    def decorator(destin_class: type) -> type:
+        if destin_class.__doc__ is None and source_class.__doc__:
+            destin_class.__doc__ = doc_for("class", None, source_class.__doc__)
+        for name, attr in list(vars(destin_class).items()):
+            if name.startswith("__"):
+                continue
+            source_attr = inspect.getattr_static(source_class, name, None)
+            source_doc = getattr(source_attr, "__doc__", None)
+            if isinstance(source_attr, (staticmethod, classmethod)):
+                source_doc = source_attr.__func__.__doc__
+            if not source_doc:
+                continue
+            if isinstance(attr, (staticmethod, classmethod)):
+                attr = attr.__func__
+            if isinstance(attr, property):
+                if attr.__doc__ is None:
+                    doc = doc_for("meth", name, source_doc)
+                    setattr(destin_class, name, property(attr.fget, attr.fset, attr.fdel, doc))
+            elif inspect.isfunction(attr) and attr.__doc__ is None:
+                attr.__doc__ = doc_for("meth", name, source_doc)
+        return destin_class
+
+    return decorator
+
+
+def weakmethod(fn: Callable[..., Any]) -> property:
+    """Decorate a method so that ``obj.method`` holds ``obj`` only weakly.
+
+    Passing such a bound method to something that ``obj`` keeps (a callback, the proposal of a
+    :class:`~pyro.distributions.Rejector` built by ``obj`` itself) then creates no reference
+    cycle. Calling it after ``obj`` was garbage collected raises ``AttributeError``.
+
+    Example::
+
+        class Sampler(Rejector):
+            def __init__(self, ...):
+                super().__init__(self.propose, self.log_prob_accept, log_scale)
+
+            @weakmethod
+            def propose(self, sample_shape=torch.Size()):
+                ...
+    """
+
+    def bind(self: Any) -> Callable[..., Any]:
+        ref = weakref.ref(self)
+        name = fn.__name__
+
+        def weak_bound(*args: Any, **kwargs: Any) -> Any:
+            obj = ref()
+            if obj is None:
+                raise AttributeError(f"self was garbage collected when calling self.{name}")
+            return fn(obj, *args, **kwargs)
+
+        return functools.update_wrapper(weak_bound, fn)
+
+    return property(bind, doc=fn.__doc__)
+
+
 __all__ = [
     "broadcast_shape",
+    "copy_docs_from",
     "eye_like",
     "is_identically_one",
     "is_identically_zero",
     "scale_and_mask",
     "sum_rightmost",
+    "weakmethod",
 ]
 
 
