@@ -5,7 +5,7 @@ from typing import Any
 from pyro.plugins import hookimpl
 
 _CORE_HANDLERS = (
-    "block", "condition", "do", "escape", "infer_config", "lift", "markov", "mask", "queue",
+    "block", "condition", "do", "equalize", "escape", "infer_config", "lift", "markov", "mask", "queue",
     "replay", "scale", "seed", "substitute", "trace", "uncondition",
 )
 

@@ -8,11 +8,13 @@ from typing import Any
 from pyro.poutine.block_messenger import BlockMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
 from pyro.poutine.do_messenger import DoMessenger
+from pyro.poutine.equalize_messenger import EqualizeMessenger
 from pyro.poutine.escape_messenger import EscapeMessenger
 from pyro.poutine.handlers import (
     block,
     condition,
     do,
+    equalize,
     escape,
     infer_config,
     lift,
@@ -66,6 +68,7 @@ __all__ = [
     "ConditionMessenger",
     "ConditionPoutine",
     "DoMessenger",
+    "EqualizeMessenger",
     "EscapeMessenger",
     "EscapePoutine",
     "IndepPoutine",
@@ -96,6 +99,7 @@ __all__ = [
     "condition",
     "do",
     "effectful",
+    "equalize",
     "escape",
     "get_mask",
     "infer_config",

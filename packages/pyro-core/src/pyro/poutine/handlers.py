@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 from pyro.poutine.block_messenger import BlockMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
 from pyro.poutine.do_messenger import DoMessenger
+from pyro.poutine.equalize_messenger import EqualizeMessenger
 from pyro.poutine.escape_messenger import EscapeMessenger
 from pyro.poutine.infer_config_messenger import InferConfigMessenger
 from pyro.poutine.lift_messenger import LiftMessenger
@@ -75,6 +76,14 @@ def lift(fn: Optional[Callable] = None, prior: Any = None) -> Any:
     """Turn param sites into sample sites drawn from ``prior``."""
     check_callable(fn)
     return bind(LiftMessenger(prior=prior), fn)
+
+
+def equalize(fn: Optional[Callable] = None, sites: Any = None, type: Optional[str] = "sample",
+             keep_dist: Optional[bool] = False) -> Any:
+    """Give the sites matching ``sites`` the value of the first of them that runs (see
+    :class:`~pyro.poutine.equalize_messenger.EqualizeMessenger`)."""
+    check_callable(fn)
+    return bind(EqualizeMessenger(sites, type=type, keep_dist=keep_dist), fn)
 
 
 def scale(fn: Optional[Callable] = None, scale: Any = None) -> Any:
