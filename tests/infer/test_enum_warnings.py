@@ -106,3 +106,22 @@ def test_model_side_enumeration_gives_no_dependency_warning():
         pyro.sample("b", dist.Normal(0.0, 1.0), obs=torch.tensor(0.0))
 
     assert _warnings(lambda: TraceEnum_ELBO(max_plate_nesting=1).loss(model, lambda: None)) == []
+
+
+def test_enumeration_dim_errors_use_pyros_phrases():
+    @config_enumerate
+    def plated():
+        with pyro.plate("a", 2, dim=-1), pyro.plate("b", 3, dim=-2):
+            c = pyro.sample("c", dist.Categorical(torch.ones(2) / 2))
+            pyro.sample("x", dist.Normal(c.float(), 1.0), obs=torch.zeros(3, 2))
+
+    with pytest.raises(ValueError, match="site 'c': Enumeration dim conflict: dim -2"):
+        TraceEnum_ELBO(max_plate_nesting=1).loss(plated, lambda: None)
+
+    @config_enumerate
+    def unplated():
+        c = pyro.sample("c", dist.Categorical(torch.ones(2) / 2))
+        pyro.sample("x", dist.Normal(c.float(), 1.0), obs=torch.zeros(2))
+
+    with pytest.raises(ValueError, match="at site 'x', invalid log_prob shape"):
+        TraceEnum_ELBO(max_plate_nesting=1).loss(unplated, lambda: None)

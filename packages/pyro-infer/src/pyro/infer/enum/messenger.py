@@ -147,8 +147,9 @@ class EnumMessenger(Messenger):
         batch_shape = tuple(getattr(fn, "batch_shape", ()))
         if len(batch_shape) >= -dim and batch_shape[dim] != 1:
             raise ValueError(
-                f"site '{msg['name']}': enumeration dim {dim} is taken by the distribution's "
-                f"batch_shape {batch_shape}; increase max_plate_nesting (enumeration starts at "
+                f"site '{msg['name']}': Enumeration dim conflict: dim {dim} is taken by the "
+                f"distribution's batch_shape {batch_shape}; increase max_plate_nesting "
+                f"(enumeration starts at "
                 f"first_available_dim={self.first_available_dim})"
             )
         event_dim = len(getattr(fn, "event_shape", ()))
