@@ -77,5 +77,14 @@ def test_event_dims_are_kept_whole():
 def test_bad_obs_mask_is_an_error_naming_the_site():
     with pytest.raises(ValueError, match="site 'x'.*bool"):
         poutine.trace(model).get_trace(X, MASK.float())
-    with pytest.raises(ValueError, match="site 'x'.*needs obs"):
-        poutine.trace(lambda: pyro.sample("x", dist.Normal(0.0, 1.0), obs_mask=MASK)).get_trace()
+
+
+def test_obs_mask_without_obs_samples_every_entry_as_pyro_does():
+    mask = torch.tensor([True, False, True])
+    tr = poutine.trace(
+        lambda: pyro.sample("x", dist.Normal(torch.zeros(3), 1.0), obs=None, obs_mask=mask)).get_trace()
+    observed, unobserved, x = tr.nodes["x_observed"], tr.nodes["x_unobserved"], tr.nodes["x"]
+    assert not observed["is_observed"] and not unobserved["is_observed"] and x["is_observed"]
+    assert torch.equal(observed["mask"], mask) and torch.equal(unobserved["mask"], ~mask)
+    expected = torch.where(mask, observed["value"], unobserved["value"])
+    assert torch.equal(x["value"], expected)

@@ -93,7 +93,11 @@ def _bad_sample_fn(name: Any, fn: Any) -> None:
 
 def _masked_observe(name: str, fn: Any, obs: Any, obs_mask: Any, args: tuple,
                     infer: Optional[Dict[str, Any]], kwargs: Dict[str, Any]) -> torch.Tensor:
-    """``sample(name, fn, obs=obs, obs_mask=obs_mask)``: two masked sites and their interleaving."""
+    """``sample(name, fn, obs=obs, obs_mask=obs_mask)``: two masked sites and their interleaving.
+
+    With ``obs=None`` (e.g. a model run for prediction), ``name + "_observed"`` is drawn like
+    ``name + "_unobserved"``, as in Pyro: the same site structure, every entry sampled.
+    """
     from pyro.poutine.mask_messenger import MaskMessenger
 
     if not isinstance(obs_mask, torch.Tensor) or obs_mask.dtype != torch.bool:
@@ -101,8 +105,6 @@ def _masked_observe(name: str, fn: Any, obs: Any, obs_mask: Any, args: tuple,
             f"site '{name}': obs_mask must be a bool tensor, got "
             f"{obs_mask.dtype if isinstance(obs_mask, torch.Tensor) else type(obs_mask).__name__}"
         )
-    if obs is None:
-        raise ValueError(f"site '{name}': obs_mask needs obs (the values where the mask is True)")
     batch_shape = getattr(fn, "batch_shape", None)
     if batch_shape is not None:
         try:
