@@ -47,3 +47,18 @@ def test_plate_without_a_size_accepts_any_size():
 
     expected = -dist.Normal(0.0, 1.0).log_prob(data).sum().item()
     assert Trace_ELBO().loss(model, lambda: None) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["distribution", "factor"])
+def test_mean_field_elbo_needs_reparameterized_guide_sites(kind):
+    from pyro.infer import TraceMeanField_ELBO
+
+    def guide():
+        pyro.sample("z", dist.Normal(0.0, 1.0))
+        if kind == "factor":
+            pyro.factor("f", torch.tensor(-0.5), has_rsample=False)
+        else:
+            pyro.sample("b", dist.Bernoulli(0.5), infer={"is_auxiliary": True})
+
+    with pytest.raises(NotImplementedError, match="All distributions in the guide must be fully reparameterized"):
+        TraceMeanField_ELBO().loss(_model, guide)

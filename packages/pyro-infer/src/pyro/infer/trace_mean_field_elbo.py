@@ -15,6 +15,18 @@ from pyro.ops.score_parts import scale_and_mask
 __all__ = ["TraceMeanField_ELBO"]
 
 
+def _check_reparameterized(guide_trace: Any) -> None:
+    """Raise Pyro's ``NotImplementedError`` at the first guide site (factors included) whose
+    gradient would need the score function."""
+    for name, site in guide_trace.nodes.items():
+        if site["type"] == "sample" and not is_identically_zero(site["score_parts"].score_function):
+            raise NotImplementedError(
+                f"All distributions in the guide must be fully reparameterized. "
+                f"(TraceMeanField_ELBO: guide site '{name}' has {type(site['fn']).__name__}, "
+                f"which has no rsample)"
+            )
+
+
 def _check_mean_field(model_trace: Any, guide_trace: Any) -> None:
     model_order = [n for n, s in model_trace.nodes.items()
                    if s["type"] == "sample" and not s["is_observed"] and n in guide_trace.nodes]
@@ -52,6 +64,7 @@ class TraceMeanField_ELBO(Trace_ELBO):
 
     def _particle_loss(self, model_trace: Any, guide_trace: Any,
                        surrogate: bool = True) -> Tuple[Any, Any]:
+        _check_reparameterized(guide_trace)
         elbo_terms = []
         surrogate_terms = []
         guide_nodes = guide_trace.nodes
@@ -63,11 +76,6 @@ class TraceMeanField_ELBO(Trace_ELBO):
                 elbo_terms.append(model_site["log_prob_sum"])
                 continue
             parts = guide_site["score_parts"]
-            if not is_identically_zero(parts.score_function):
-                raise NotImplementedError(
-                    f"TraceMeanField_ELBO needs reparameterised guide sites; site '{name}' has "
-                    f"{type(guide_site['fn']).__name__}, which has no rsample"
-                )
             try:
                 kl = kl_divergence(guide_site["fn"], model_site["fn"])
             except NotImplementedError:
