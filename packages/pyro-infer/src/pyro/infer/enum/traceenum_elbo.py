@@ -24,7 +24,7 @@ from pyro.infer.util import (
     prune_subsample_sites_,
     torch_item,
 )
-from pyro.poutine.handlers import infer_config, replay, trace
+from pyro.poutine.handlers import block, condition, infer_config, replay, trace
 from pyro.poutine.util import site_is_subsample
 
 __all__ = ["JitTraceEnum_ELBO", "TraceEnum_ELBO"]
@@ -316,6 +316,35 @@ class TraceEnum_ELBO(ELBO):
                 "compute_marginals does not support sequentially enumerated guide sites")
         model_trace, guide_trace = pairs[0]
         return compute_site_marginals(model_trace, guide_trace)
+
+    def sample_posterior(self, model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Draw the model's enumerated sites from their joint posterior and return the model's
+        value at that draw.
+
+        The guide is run once; given its draws and the observations, the sites the model
+        enumerates are drawn one after another in the order the model runs them, each from its
+        posterior marginal given the ones drawn before (so the draw is from the exact joint
+        posterior); the model then runs with those values, and what it returns is returned.
+        Each site costs one run of :meth:`compute_marginals`.
+
+        Raises:
+            NotImplementedError: as :meth:`compute_marginals` does.
+        """
+        if self.num_particles != 1:
+            raise NotImplementedError(
+                "TraceEnum_ELBO.sample_posterior() is not compatible with multiple particles.")
+        with block():
+            guide_trace = trace(guide).get_trace(*args, **kwargs)
+            fixed_guide = replay(guide, trace=guide_trace)
+            drawn: Dict[str, Any] = {}
+            marginals = self.compute_marginals(model, fixed_guide, *args, **kwargs)
+            for name in list(marginals):  # the model's order
+                if drawn:  # the marginal given the sites drawn so far
+                    marginals = self.compute_marginals(condition(model, data=dict(drawn)),
+                                                       fixed_guide, *args, **kwargs)
+                drawn[name] = marginals[name].sample()
+            conditioned = condition(replay(model, trace=guide_trace), data=drawn)
+        return conditioned(*args, **kwargs)
 
 
 class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
