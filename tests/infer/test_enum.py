@@ -329,3 +329,31 @@ def test_zero_probability_values_give_no_nan_and_marginals_have_the_site_shape()
     marginals = elbo.compute_marginals(model, lambda: None)
     assert marginals["c"].batch_shape == () and marginals["e"].batch_shape == (2,)
     torch.testing.assert_close(marginals["c"].probs, per_c / per_c.sum(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("expand", [False, True])
+@pytest.mark.parametrize("vectorize", [False, True])
+def test_sequential_enumeration_inside_vectorized_plates(expand, vectorize):
+    data = torch.tensor([0.2, 1.5], dtype=torch.float64)
+    q = torch.tensor([0.4, 0.9], dtype=torch.float64)
+
+    def model():
+        with pyro.plate("p", 2):
+            c = pyro.sample("c", dist.Bernoulli(torch.tensor(0.3, dtype=torch.float64)))
+            pyro.sample("x", dist.Normal(c, 1.0), obs=data)
+
+    def guide():
+        with pyro.plate("p", 2):
+            pyro.sample("c", dist.Bernoulli(q), infer={"enumerate": "sequential", "expand": expand})
+
+    expected = 0.0  # exact: per element, E_q[log p(c, x) - log q(c)]
+    for i in range(2):
+        for c in (0.0, 1.0):
+            qc = q[i] if c else 1 - q[i]
+            log_p = dist.Bernoulli(torch.tensor(0.3, dtype=torch.float64)).log_prob(
+                torch.tensor(c, dtype=torch.float64)) + dist.Normal(
+                torch.tensor(c, dtype=torch.float64), 1.0).log_prob(data[i])
+            expected -= (qc * (log_p - qc.log())).item()
+    elbo = TraceEnum_ELBO(max_plate_nesting=1, num_particles=3 if vectorize else 1,
+                          vectorize_particles=vectorize)
+    assert elbo.loss(model, guide) == pytest.approx(expected, rel=1e-10)

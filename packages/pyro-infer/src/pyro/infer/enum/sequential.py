@@ -42,7 +42,8 @@ def iter_discrete_traces(graph_type: str, fn: Callable, *args: Any, **kwargs: An
             base = tracer.trace
             site = e.site
             new_traces = []
-            for value in site["fn"].enumerate_support(expand=False):
+            expand = bool(site["infer"].get("expand", False))
+            for value in site["fn"].enumerate_support(expand=expand):
                 ext = base.copy()
                 record = dict(site)
                 record["value"] = value

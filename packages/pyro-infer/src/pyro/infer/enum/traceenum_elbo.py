@@ -11,7 +11,7 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum.checks import check_traceenum_requirements, warn_no_enumeration
-from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
+from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product, sum_out
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
 from pyro.infer.enum.messenger import EnumMessenger
@@ -69,7 +69,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
     q_factors: Dict[str, Factor] = {}
     dice: List[Tuple[FrozenSet[Any], Factor]] = []
     costs: Dict[Tuple[FrozenSet[Any], FrozenSet[Any]], List[Factor]] = defaultdict(list)
-    seq_log_weight: Any = None
+    seq_weights: List[Tuple[FrozenSet[Any], Factor]] = []
     guide_nodes = guide_trace.nodes
 
     # ----- the guide: -log q costs, enumeration weights, score-function factors ------------
@@ -88,14 +88,10 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
                 log_q = _sampled_enum_weight(log_q, infer["num_samples"])
             q_factors[name] = pack(log_q, info.dim_labels, info.plate_sizes, name)
         elif infer.get("enumerate") == "sequential":
-            if info.ordinal:
-                raise ValueError(
-                    f"site '{name}' is enumerated sequentially inside vectorized plates "
-                    f"{sorted(p[1] for p in info.ordinal)}; enumerate it in parallel instead"
-                )
-            w = site["unscaled_log_prob"]
-            w = w.sum() if isinstance(w, torch.Tensor) else torch.as_tensor(w)
-            seq_log_weight = w if seq_log_weight is None else seq_log_weight + w
+            # This run is one value of the site (the same value at every element of its plates):
+            # its probability weighs the costs of this run, element by element in its plates.
+            seq_weights.append((info.ordinal, pack(site["unscaled_log_prob"], info.dim_labels,
+                                                   info.plate_sizes, name)))
         elif not site["is_observed"] and not getattr(site["fn"], "has_rsample", False):
             log_q = site["unscaled_log_prob"]
             if isinstance(log_q, torch.Tensor) and log_q.requires_grad:
@@ -148,6 +144,10 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
     for (ordinal, enum_labels), factors in costs.items():
         cost = product(factors)
         weights = [d for o, d in dice if o <= ordinal]
+        for o, w in seq_weights:
+            # A cost outside some of the site's plates sees the whole run: the product of the
+            # site's probabilities over those plates.
+            weights.append(w if o <= ordinal else sum_out(w, o - ordinal, log=False))
         needed = set(enum_labels)
         for d in weights:
             needed.update(label for label in d.labels if label in q_factors)
@@ -166,8 +166,6 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
         total = term if total is None else total + term
     if total is None:
         total = 0.0
-    if seq_log_weight is not None:
-        total = seq_log_weight.exp() * total
     return total
 
 
