@@ -240,3 +240,26 @@ def test_block_plate_errors():
                                              "removing the block_plate or setting strict=False."):
             with block_plate("zz"):
                 pass
+
+
+def test_lift_unmatched_prior_warns_only_under_validation_and_on_a_normal_exit():
+    def model():
+        return pyro.param("b", torch.tensor(1.0))
+
+    lifted = poutine.lift(model, prior={"zzz": torch.distributions.Normal(0.0, 1.0)})
+    for validate in (True, False):
+        with pyro.validation_enabled(validate), warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            lifted()
+        assert [str(w.message)[:40] for w in record] == (
+            ["pyro.module prior did not find params ['"] if validate else [])
+
+    def failing():
+        pyro.param("b", torch.tensor(1.0))
+        raise RuntimeError("stop")
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="stop"):
+            poutine.lift(failing, prior={"zzz": torch.distributions.Normal(0.0, 1.0)})()
+    assert record == []

@@ -62,3 +62,19 @@ def test_mean_field_elbo_needs_reparameterized_guide_sites(kind):
 
     with pytest.raises(NotImplementedError, match="All distributions in the guide must be fully reparameterized"):
         TraceMeanField_ELBO().loss(_model, guide)
+
+
+def test_get_plate_stacks_lists_each_sample_sites_vectorized_plates():
+    from pyro import poutine
+    from pyro.infer.util import get_plate_stacks
+
+    def model():
+        pyro.sample("a", dist.Normal(0.0, 1.0))
+        with pyro.plate("p", 2), pyro.plate("q", 3, dim=-2):
+            pyro.sample("b", dist.Normal(0.0, 1.0))
+        for i in pyro.plate("seq", 2):
+            pyro.sample(f"c{i}", dist.Normal(0.0, 1.0))
+
+    stacks = get_plate_stacks(poutine.trace(model).get_trace())
+    assert stacks["a"] == [] and stacks["c0"] == [] and stacks["c1"] == []
+    assert sorted(f.name for f in stacks["b"]) == ["p", "q"]

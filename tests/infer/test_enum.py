@@ -337,7 +337,10 @@ def test_sequential_enumeration_inside_vectorized_plates(expand, vectorize):
     data = torch.tensor([0.2, 1.5], dtype=torch.float64)
     q = torch.tensor([0.4, 0.9], dtype=torch.float64)
 
+    g = torch.tensor(0.7, dtype=torch.float64)
+
     def model():
+        pyro.sample("g", dist.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0), obs=g)
         with pyro.plate("p", 2):
             c = pyro.sample("c", dist.Bernoulli(torch.tensor(0.3, dtype=torch.float64)))
             pyro.sample("x", dist.Normal(c, 1.0), obs=data)
@@ -346,7 +349,8 @@ def test_sequential_enumeration_inside_vectorized_plates(expand, vectorize):
         with pyro.plate("p", 2):
             pyro.sample("c", dist.Bernoulli(q), infer={"enumerate": "sequential", "expand": expand})
 
-    expected = 0.0  # exact: per element, E_q[log p(c, x) - log q(c)]
+    # exact: the global term once, plus per element E_q[log p(c, x) - log q(c)]
+    expected = -dist.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0).log_prob(g).item()
     for i in range(2):
         for c in (0.0, 1.0):
             qc = q[i] if c else 1 - q[i]

@@ -148,3 +148,13 @@ def test_is_scheduler():
     others = [sgd, None, object(), pyro.optim.Adam({}), lr_sched.StepLR,
               pyro.optim.StepLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}, "step_size": 2})]
     assert [is_scheduler(o) for o in others] == [False] * 6
+
+
+def test_clip_value_clamps_the_summed_entries_of_an_uncoalesced_sparse_gradient():
+    from pyro.optim._grad_clipping import clip_grads
+
+    p = torch.zeros(3, requires_grad=True)
+    p.grad = torch.sparse_coo_tensor(torch.tensor([[0, 0, 2]]), torch.tensor([5.0, 5.0, -7.0]), (3,),
+                                     check_invariants=True)
+    clip_grads([p], clip_value=6.0)
+    assert p.grad.to_dense().tolist() == [6.0, 0.0, -6.0]  # 5 + 5 = 10 clamps to 6

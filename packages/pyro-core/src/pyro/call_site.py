@@ -75,13 +75,19 @@ def _plain_value(node: ast.AST, frame: FrameType) -> Any:
         return scope.get(node.id)
     if isinstance(node, ast.Attribute):
         base = _plain_value(node.value, frame)
-        return None if base is None else getattr(base, node.attr, None)
+        if base is None:
+            return None
+        try:  # a property runs code: whatever it raises, the name is just not known
+            return getattr(base, node.attr, None)
+        except Exception:
+            return None
     if isinstance(node, ast.Constant):
         return node.value
     return None
 
 
 _TREES: Dict[str, Tuple[str, Optional[ast.AST]]] = {}
+_MAX_TREES = 8
 
 
 def _parse(filename: str, module_globals: Dict[str, Any]) -> Optional[ast.AST]:
@@ -96,6 +102,8 @@ def _parse(filename: str, module_globals: Dict[str, Any]) -> Optional[ast.AST]:
         tree: Optional[ast.AST] = ast.parse(source, filename)
     except (SyntaxError, ValueError):
         tree = None
+    if len(_TREES) >= _MAX_TREES:  # a few files at most (notebooks make one per cell)
+        _TREES.pop(next(iter(_TREES)))
     _TREES[filename] = (source, tree)
     return tree
 

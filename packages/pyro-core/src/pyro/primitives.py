@@ -166,14 +166,14 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         nn_module: a :class:`torch.nn.Module` instance.
         update_module_params: copy stored values (e.g. loaded from disk) into the module's
             parameters when they differ from the module's own.
-
-    A parameter with ``requires_grad=False`` is not registered; while the module is in training
-    mode that is announced with Pyro's ``UserWarning`` ("... was not registered in the param
-    store because requires_grad=False ...").
         tags: tag(s) to attach to every parameter of the module (Pyro 0.1 API).
 
     Returns:
         ``nn_module``.
+
+    A parameter with ``requires_grad=False`` is not registered; while the module is in training
+    mode that is announced with Pyro's ``UserWarning`` ("... was not registered in the param
+    store because requires_grad=False ...").
     """
     if isclass(nn_module):
         raise TypeError(f"pyro.module('{name}') needs a module instance, got the class {nn_module.__name__}")

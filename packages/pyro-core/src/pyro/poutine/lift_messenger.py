@@ -9,6 +9,7 @@ import torch
 
 from pyro.params.param_store import user_param_name
 from pyro.poutine.messenger import Messenger
+from pyro.util import is_validation_enabled
 
 
 class LiftMessenger(Messenger):
@@ -43,7 +44,9 @@ class LiftMessenger(Messenger):
         return super().__enter__()
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
-        if isinstance(self.prior, dict):
+        # As in Pyro, only under validation; and not when the run was cut short (an error, an
+        # escape), where most params were simply never reached.
+        if exc_type is None and isinstance(self.prior, dict) and is_validation_enabled():
             missing = set(self.prior) - self._lifted
             if missing:
                 warnings.warn(

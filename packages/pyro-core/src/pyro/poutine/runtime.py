@@ -184,10 +184,14 @@ def _no_value() -> None:
     return None
 
 
+#: Message types that only ask the stack a question: traces never record them.
+QUERY_TYPES = frozenset({"get_mask", "get_plates"})
+
+
 def _query_stack(site_type: str) -> Dict[str, Any]:
-    # A nameless message of ``site_type``: the handlers that know the type fill it in, traces
-    # skip it (no name) and ``block`` hides it like any other site.
-    msg = new_message(site_type, None, _no_value)
+    # A message of ``site_type`` named ``_pyro_<type>``: the handlers that know the type fill it
+    # in, traces skip it (QUERY_TYPES) and ``block`` hides it like any other site.
+    msg = new_message(site_type, f"_pyro_{site_type}", _no_value)
     if _PYRO_STACK:
         apply_stack(msg)
     return msg

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional
 
 from pyro.poutine.messenger import Messenger, check_callable
+from pyro.poutine.runtime import QUERY_TYPES
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import site_is_subsample
 
@@ -72,7 +73,7 @@ class TraceMessenger(Messenger):
             self.trace.add_node("_INPUT", **inputs)
 
     def _postprocess_message(self, msg: Dict[str, Any]) -> None:
-        if msg["name"] is None or (self.param_only and msg["type"] != "param"):
+        if msg["type"] in QUERY_TYPES or (self.param_only and msg["type"] != "param"):
             return
         self.trace._add_site(msg["name"], msg.copy())
 

@@ -132,8 +132,10 @@ class ELBO(metaclass=_ELBOMeta):
                     kwargs: dict) -> Iterator[Tuple[Any, Any]]:
         """Yield ``(model_trace, guide_trace)`` per particle (once when vectorized).
 
-        The traces of the call are kept (in ``_recorded_traces``) until :meth:`_warn_if_nan`
-        checks the call's loss, so that a NaN loss can name the site it came from.
+        The first particle's traces (all particles' when vectorized) are kept, in
+        ``_recorded_traces``, until :meth:`_warn_if_nan` checks the call's loss, so that a NaN
+        loss can name the site it came from; one particle's traces at most, so memory does not
+        grow with ``num_particles``.
         """
         recorded: List[Any] = []
         self._recorded_traces = recorded
@@ -144,7 +146,8 @@ class ELBO(metaclass=_ELBOMeta):
         else:
             for _ in range(self.num_particles):
                 pair = self._get_trace(model, guide, args, kwargs)
-                recorded.append(pair)
+                if not recorded:
+                    recorded.append(pair)
                 yield pair
 
     def _warn_if_nan(self, loss: Any, what: str = "loss") -> Any:

@@ -23,6 +23,7 @@ __all__ = [
     "check_model_guide_match",
     "check_site_shape",
     "get_importance_trace",
+    "get_plate_stacks",
     "is_identically_zero",
     "is_validation_enabled",
     "plate_nesting",
@@ -108,6 +109,16 @@ def arg_structure_key(args: tuple, kwargs: dict) -> Any:
 
 def _frame_key(stack: Tuple[Any, ...]) -> frozenset:
     return frozenset((f.name, f.dim) for f in stack if f.dim is not None)
+
+
+def get_plate_stacks(trace: Any) -> Dict[str, List[Any]]:
+    """Return ``{site name: its vectorized plate frames}`` for every sample site of ``trace``
+    (Pyro's public helper, kept for user code)."""
+    return {
+        name: [f for f in site["cond_indep_stack"] if f.vectorized]
+        for name, site in trace.nodes.items()
+        if site["type"] == "sample"
+    }
 
 
 def sum_to_frames(value: Any, frames: frozenset, target: frozenset) -> Any:

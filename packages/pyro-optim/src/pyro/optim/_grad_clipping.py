@@ -45,7 +45,11 @@ def clip_grads(params: List[torch.Tensor], clip_norm: Optional[float] = None,
             torch._foreach_clamp_max_(dense, clip_value)
         for g in grads:
             if g.is_sparse:
-                g.coalesce().values().clamp_(-clip_value, clip_value)
+                # Clamp the summed entries (an uncoalesced tensor holds duplicates whose sum is
+                # the value), then write them back into the gradient itself.
+                coalesced = g.coalesce()
+                coalesced.values().clamp_(-clip_value, clip_value)
+                g.copy_(coalesced)
 
 
 class GradClipper:

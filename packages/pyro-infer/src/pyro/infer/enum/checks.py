@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Dict, FrozenSet
+from typing import Any, Dict, FrozenSet, List
 
 from pyro.poutine.util import site_is_subsample
 
@@ -25,21 +25,24 @@ def check_traceenum_requirements(model_trace: Any, guide_trace: Any) -> None:
     if not enumerated:
         return
     for role, trace in (("model", model_trace), ("guide", guide_trace)):
-        seen: Dict[str, FrozenSet[str]] = {}
+        # The enumerated sites seen so far, grouped by their plates: a site is compared with
+        # each distinct plate context once, not with every enumerated site.
+        seen: Dict[FrozenSet[str], List[str]] = {}
         for name, site in trace.nodes.items():
             if site["type"] != "sample" or site_is_subsample(site):
                 continue
             plates = _vectorized_plates(site)
-            before = sorted(other for other, ctx in seen.items() if not ctx <= plates)
-            if before:
-                broken = sorted(set().union(*(seen[other] - plates for other in before)))
+            outside = [ctx for ctx in seen if not ctx <= plates]
+            if outside:
+                before = sorted(other for ctx in outside for other in seen[ctx])
+                broken = sorted(set().union(*(ctx - plates for ctx in outside)))
                 warnings.warn(
                     f'at {role} site "{name}", possibly invalid dependency.\n'
                     f'  Expected site "{name}" to precede sites "{", ".join(before)}"\n'
                     f'  to avoid breaking independence of plates "{", ".join(broken)}"',
                     RuntimeWarning)
             if name in enumerated:
-                seen[name] = plates
+                seen.setdefault(plates, []).append(name)
 
 
 def warn_no_enumeration() -> None:

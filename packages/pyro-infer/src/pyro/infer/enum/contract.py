@@ -40,6 +40,7 @@ class Factor:
         return f"Factor(labels={self.labels}, shape={tuple(self.tensor.shape)})"
 
     def sizes(self) -> Dict[Label, int]:
+        """``{label: size}`` of the factor's dims."""
         return dict(zip(self.labels, self.tensor.shape))
 
 

@@ -11,7 +11,7 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum.checks import check_traceenum_requirements, warn_no_enumeration
-from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product, sum_out
+from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
 from pyro.infer.enum.messenger import EnumMessenger
@@ -69,7 +69,7 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
     q_factors: Dict[str, Factor] = {}
     dice: List[Tuple[FrozenSet[Any], Factor]] = []
     costs: Dict[Tuple[FrozenSet[Any], FrozenSet[Any]], List[Factor]] = defaultdict(list)
-    seq_weights: List[Tuple[FrozenSet[Any], Factor]] = []
+    seq_weights: List[Tuple[FrozenSet[Any], Factor, int]] = []
     guide_nodes = guide_trace.nodes
 
     # ----- the guide: -log q costs, enumeration weights, score-function factors ------------
@@ -90,8 +90,9 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
         elif infer.get("enumerate") == "sequential":
             # This run is one value of the site (the same value at every element of its plates):
             # its probability weighs the costs of this run, element by element in its plates.
+            num_values = site["fn"].enumerate_support(expand=False).shape[0]
             seq_weights.append((info.ordinal, pack(site["unscaled_log_prob"], info.dim_labels,
-                                                   info.plate_sizes, name)))
+                                                   info.plate_sizes, name), num_values))
         elif not site["is_observed"] and not getattr(site["fn"], "has_rsample", False):
             log_q = site["unscaled_log_prob"]
             if isinstance(log_q, torch.Tensor) and log_q.requires_grad:
@@ -144,10 +145,11 @@ def compute_enum_elbo(model_trace: Any, guide_trace: Any) -> torch.Tensor:
     for (ordinal, enum_labels), factors in costs.items():
         cost = product(factors)
         weights = [d for o, d in dice if o <= ordinal]
-        for o, w in seq_weights:
-            # A cost outside some of the site's plates sees the whole run: the product of the
-            # site's probabilities over those plates.
-            weights.append(w if o <= ordinal else sum_out(w, o - ordinal, log=False))
+        for o, w, num_values in seq_weights:
+            # A cost inside the site's plates is weighted by the site's probability element by
+            # element; a cost outside them does not depend on the site (plates are
+            # independent), and the runs enumerate the site's values once each: 1/K per run.
+            weights.append(w if o <= ordinal else Factor(torch.tensor(-math.log(num_values)), ()))
         needed = set(enum_labels)
         for d in weights:
             needed.update(label for label in d.labels if label in q_factors)
@@ -262,13 +264,17 @@ class TraceEnum_ELBO(ELBO):
     def differentiable_loss(self, model: Callable, guide: Callable, *args: Any,
                             **kwargs: Any) -> torch.Tensor:
         """Return the negative ELBO as a differentiable tensor."""
+        return self._warn_if_nan(self._differentiable_loss(model, guide, args, kwargs))
+
+    def _differentiable_loss(self, model: Callable, guide: Callable, args: tuple,
+                             kwargs: dict) -> torch.Tensor:
+        """:meth:`differentiable_loss` without the NaN check (what the JIT compiles)."""
         loss: Any = 0.0
         for elbo in self._particle_elbos(model, guide, args, kwargs):
             loss = loss - elbo
         loss = torch.as_tensor(loss)
         if self.num_particles != 1:
             loss = loss * self._scale()
-        self._warn_if_nan(loss)
         return loss
 
     def loss_and_grads(self, model: Callable, guide: Callable, *args: Any,
@@ -360,7 +366,7 @@ class JitTraceEnum_ELBO(JitCompiledLoss, TraceEnum_ELBO):
         elbo = weakref.ref(self)
 
         def loss_fn(*args: Any, **kwargs: Any) -> torch.Tensor:
-            return TraceEnum_ELBO.differentiable_loss(elbo(), model, guide, *args, **kwargs)
+            return TraceEnum_ELBO._differentiable_loss(elbo(), model, guide, args, kwargs)
 
         return loss_fn
 
