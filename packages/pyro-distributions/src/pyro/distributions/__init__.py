@@ -62,6 +62,6 @@ __all__ = sorted(
 
 
 def __getattr__(name: str) -> Any:
-    from pyro.plugins import resolve
+    from pyro.distributions._provided_elsewhere import resolve_or_explain
 
-    return resolve("distributions", name, __name__)
+    return resolve_or_explain("distributions", name, __name__)

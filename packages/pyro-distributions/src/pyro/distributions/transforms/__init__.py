@@ -54,6 +54,6 @@ __all__ = sorted(set(_TORCH_NAMES) | set(PYRO_TRANSFORMS) | {"biject_to", "trans
 
 
 def __getattr__(name: str) -> Any:
-    from pyro.plugins import resolve
+    from pyro.distributions._provided_elsewhere import resolve_or_explain
 
-    return resolve("transforms", name, __name__)
+    return resolve_or_explain("transforms", name, __name__)
