@@ -30,7 +30,7 @@ PROVIDED_ELSEWHERE: Dict[str, Dict[str, Tuple[str, str, str]]] = {
             "ConditionalSplineAutoregressive",
             "affine_autoregressive", "affine_coupling", "batchnorm", "block_autoregressive",
             "generalized_channel_permute", "householder", "matrix_exponential",
-            "neural_autoregressive", "planar", "polynomial", "radial", "spline",
+            "neural_autoregressive", "permute", "planar", "polynomial", "radial", "spline",
             "spline_autoregressive", "spline_coupling", "sylvester",
             "conditional_affine_autoregressive", "conditional_affine_coupling",
             "conditional_generalized_channel_permute", "conditional_householder",

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch.optim import Optimizer
 
-from pyro.optim._closure import closure_loss
+from pyro.optim._step import closure_loss
 
 
 class AdagradRMSProp(Optimizer):

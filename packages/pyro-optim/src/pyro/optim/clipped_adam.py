@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterable, List, Optional, Tuple
 import torch
 from torch.optim import Optimizer
 
-from pyro.optim._closure import closure_loss
+from pyro.optim._step import closure_loss, decayed_params_with_grads
 
 
 def check_adam_settings(name: str, lr: float, betas: Tuple[float, float], eps: float, clip_norm: float,
@@ -93,13 +93,8 @@ class ClippedAdam(Optimizer):
         """Take one step; ``closure`` (optional) re-evaluates the model and returns the loss."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            group["lr"] *= group["lrd"]
             params, grads, exp_avgs, exp_avg_sqs, steps = [], [], [], [], []
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("ClippedAdam does not support sparse gradients")
+            for p in decayed_params_with_grads(group, "ClippedAdam"):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 import torch
 from torch.optim import Optimizer
 
-from pyro.optim._closure import closure_loss
+from pyro.optim._step import closure_loss, decayed_params_with_grads
 from pyro.optim._dct import dct, idct, next_fast_len
 from pyro.optim.clipped_adam import adam_update_, check_adam_settings
 
@@ -113,13 +113,8 @@ class DCTAdam(Optimizer):
         """Take one step; ``closure`` (optional) re-evaluates the model and returns the loss."""
         loss = closure_loss(closure)
         for group in self.param_groups:
-            group["lr"] *= group["lrd"]
             plain: Dict[str, List[Any]] = {"params": [], "grads": [], "m": [], "v": [], "steps": []}
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("DCTAdam does not support sparse gradients")
+            for p in decayed_params_with_grads(group, "DCTAdam"):
                 grad = p.grad
                 grad.clamp_(-group["clip_norm"], group["clip_norm"])
                 dim = _time_dim(p)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN
-from pyro.nn.flows.util import clamp_preserve_gradients
+from pyro.nn.flows.util import PassCache, clamp_preserve_gradients
 
 
 class AffineAutoregressive(TransformModule):
@@ -75,7 +75,7 @@ class AffineAutoregressive(TransformModule):
         self.stable = stable
         # (x, log-scales at x) of the last pass, set by _call / _inverse; the log-det reuses it
         # for the pair in torch's cache
-        self._cached_log_scale: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self._log_scale = PassCache()
 
     # ----- the maths, shared by both directions ------------------------------------------------
     def _network(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +104,7 @@ class AffineAutoregressive(TransformModule):
     # ----- torch's Transform interface ----------------------------------------------------------
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         loc, scale, log_scale = self._affine_params(x)
-        self._cached_log_scale = (x, log_scale)
+        self._log_scale.save(x, log_scale)
         return scale * x + loc
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
@@ -116,16 +116,13 @@ class AffineAutoregressive(TransformModule):
         for _ in range(y.shape[-1]):
             loc, scale, log_scale = self._affine_params(x)
             x = (y - loc) / scale
-        self._cached_log_scale = (x, log_scale)
+        self._log_scale.save(x, log_scale)
         return x
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Return ``log |det dy/dx|``, one value per vector (summed over the last dim)."""
-        cached_x, cached_y = self._cached_x_y
-        saved = self._cached_log_scale
-        if saved is not None and x is cached_x and y is cached_y and saved[0] is x:
-            log_scale = saved[1]
-        else:
+        log_scale = self._log_scale.get(self, x, y)
+        if log_scale is None:
             log_scale = self._affine_params(x)[2]
         return log_scale.sum(-1)
 

@@ -9,13 +9,13 @@ cache).
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 import torch
 from torch.nn import functional as F
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
+from pyro.nn.flows.util import PassCache, no_analytic_inverse
 
 
 class Planar(TransformModule):
@@ -60,8 +60,8 @@ class Planar(TransformModule):
         self.bias = torch.nn.Parameter(torch.empty(1))
         self.u = torch.nn.Parameter(torch.empty(input_dim))
         self.w = torch.nn.Parameter(torch.empty(input_dim))
-        # (x, derivative of tanh at w . x + b) of the last forward pass, for the log-det
-        self._cached_tanh_grad: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        # the derivative of tanh at w . x + b of the last forward pass, for the log-det
+        self._tanh_grad = PassCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -83,22 +83,16 @@ class Planar(TransformModule):
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         act = torch.tanh(torch.matmul(x, self.w) + self.bias[0])
-        self._cached_tanh_grad = (x, 1 - act.pow(2))
+        self._tanh_grad.save(x, 1 - act.pow(2))
         return x + self.u_hat() * act.unsqueeze(-1)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise KeyError(
-            f"{type(self).__name__} has no analytic inverse: only the value it last produced "
-            "can be inverted (from its cache), and this one is not it"
-        )
+        raise no_analytic_inverse(self)
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Return ``log |det dy/dx|``, one value per vector."""
-        cached_x, cached_y = self._cached_x_y
-        saved = self._cached_tanh_grad
-        if saved is not None and x is cached_x and y is cached_y and saved[0] is x:
-            tanh_grad = saved[1]
-        else:
+        tanh_grad = self._tanh_grad.get(self, x, y)
+        if tanh_grad is None:
             tanh_grad = 1 - torch.tanh(torch.matmul(x, self.w) + self.bias[0]).pow(2)
         return self._log_det(tanh_grad)
 

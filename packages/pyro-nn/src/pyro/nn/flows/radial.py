@@ -8,13 +8,14 @@ only the last value the flow produced can be inverted (from the cache).
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Tuple
 
 import torch
 from torch.nn import functional as F
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
+from pyro.nn.flows.util import PassCache, no_analytic_inverse
 
 
 class Radial(TransformModule):
@@ -48,8 +49,8 @@ class Radial(TransformModule):
         self.x0 = torch.nn.Parameter(torch.empty(input_dim))
         self.alpha_prime = torch.nn.Parameter(torch.empty(1))
         self.beta_prime = torch.nn.Parameter(torch.empty(1))
-        # (x, r = |x - x0|) of the last forward pass, for the log-det
-        self._cached_radius: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        # r = |x - x0| of the last forward pass, for the log-det
+        self._radius = PassCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -74,23 +75,17 @@ class Radial(TransformModule):
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         diff = x - self.x0
         r = diff.norm(dim=-1)
-        self._cached_radius = (x, r)
+        self._radius.save(x, r)
         alpha, beta = self.alpha_beta()
         return x + (beta / (alpha + r)).unsqueeze(-1) * diff
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise KeyError(
-            f"{type(self).__name__} has no analytic inverse: only the value it last produced "
-            "can be inverted (from its cache), and this one is not it"
-        )
+        raise no_analytic_inverse(self)
 
     def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Return ``log |det dy/dx|``, one value per vector."""
-        cached_x, cached_y = self._cached_x_y
-        saved = self._cached_radius
-        if saved is not None and x is cached_x and y is cached_y and saved[0] is x:
-            r = saved[1]
-        else:
+        r = self._radius.get(self, x, y)
+        if r is None:
             r = (x - self.x0).norm(dim=-1)
         return self._log_det(r)
 
