@@ -69,7 +69,11 @@ def bench(name: str, target: Optional[Tuple[str, float]] = None) -> Callable[[Se
 
 
 def load_all() -> Dict[str, Case]:
-    """Import every case module and return the registry."""
-    from cases import core, infer  # noqa: F401  (registration happens on import)
+    """Import every case module of this package (registration happens on import) and return
+    the registry."""
+    import importlib
+    import pkgutil
 
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        importlib.import_module(f"{__name__}.{info.name}")
     return CASES

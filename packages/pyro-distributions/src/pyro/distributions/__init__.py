@@ -9,6 +9,12 @@ Every class of :mod:`torch.distributions` is here under its own name with Pyro's
 from typing import Any
 
 from pyro.distributions import constraints, transforms  # noqa: F401  (submodules)
+from pyro.distributions.conditional import (
+    ConditionalDistribution,
+    ConditionalTransform,
+    ConditionalTransformedDistribution,
+    ConditionalTransformModule,
+)
 from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
 from pyro.distributions.delta import Delta
 from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
@@ -53,7 +59,8 @@ _PYRO_DISTRIBUTIONS = [
 
 __all__ = sorted(
     set(_TORCH_WRAPPERS) | set(_PYRO_DISTRIBUTIONS) | {
-        "ComposeTransformModule", "Distribution", "ScoreParts", "TorchDistribution",
+        "ComposeTransformModule", "ConditionalDistribution", "ConditionalTransform",
+        "ConditionalTransformModule", "ConditionalTransformedDistribution", "Distribution", "ScoreParts", "TorchDistribution",
         "TorchDistributionMixin", "TransformModule", "biject_to", "constraints",
         "enable_validation", "is_validation_enabled", "kl_divergence", "register_kl",
         "transform_to", "transforms", "validation_enabled",
