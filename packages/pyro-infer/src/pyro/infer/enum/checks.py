@@ -7,7 +7,7 @@ from typing import Any, Dict, FrozenSet, List
 
 from pyro.poutine.util import site_is_subsample
 
-__all__ = ["check_traceenum_requirements", "warn_no_enumeration"]
+__all__ = ["check_traceenum_requirements", "warn_multiply_sampled", "warn_no_enumeration"]
 
 
 def _vectorized_plates(site: Dict[str, Any]) -> FrozenSet[str]:
@@ -52,3 +52,16 @@ def warn_no_enumeration() -> None:
         "enumerate sites, you need to @config_enumerate or set "
         'infer={"enumerate": "sequential"} or infer={"enumerate": "parallel"}? If you do not '
         "want to enumerate, consider using Trace_ELBO instead.", stacklevel=4)
+
+
+def warn_multiply_sampled(model_trace: Any) -> None:
+    """Warn (``RuntimeWarning``, Pyro's wording) for each model site enumerated by Monte Carlo
+    draws (``infer["num_samples"]``): its gradient estimates may be wrong."""
+    for name, site in model_trace.nodes.items():
+        if (site["type"] == "sample" and site["infer"].get("num_samples")
+                and "_enumerate_dim" in site["infer"]):
+            warnings.warn(
+                f"Site {name} is multiply sampled in model,\n"
+                "expect incorrect gradient estimates from TraceEnum_ELBO.\n"
+                "Consider using exact enumeration or guide sampling if possible.",
+                RuntimeWarning)

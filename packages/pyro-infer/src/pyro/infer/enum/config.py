@@ -52,10 +52,9 @@ def config_enumerate(guide: Optional[Callable] = None, default: Optional[str] = 
             broadcast from a shape with a single non-trivial dim.
         num_samples: if given, every latent site is enumerated over this many independent
             draws (parallel enumeration only).
-        tmc: the tensor Monte Carlo variant recorded with ``num_samples``: ``"diagonal"`` (the
-            one implemented: each site's draws are made given every value of its parents) or
-            ``"mixture"`` (recorded for compatibility; enumeration raises
-            ``NotImplementedError`` for it).
+        tmc: how, with ``num_samples``, draw ``i`` of a site picks the values of enumerated
+            sites upstream: ``"diagonal"`` (their draw ``i``) or ``"mixture"`` (a uniformly
+            chosen one).
 
     Returns:
         The configured callable, or a decorator when ``guide`` is None.

@@ -30,14 +30,48 @@ def _layout(value: torch.Tensor, dim: int, event_dim: int) -> torch.Tensor:
     return value.reshape((value.shape[0],) + (1,) * (-dim - 1) + tuple(event_shape))
 
 
+def _tmc_draws(fn: Any, n: int, dim: int, first_available_dim: int, tmc: str) -> torch.Tensor:
+    """``n`` draws of ``fn`` laid out along the enumeration dim ``dim``, one per particle.
+
+    Where ``fn`` depends on enumerated sites upstream (its batch shape has a size above one at
+    an enumeration dim), particle ``i`` keeps the draw made from one ancestor value per such dim
+    and the dim collapses to size 1: ancestor ``i`` itself for ``tmc="diagonal"`` (the upstream
+    particle of the same index; a uniform choice where that dim does not hold ``n`` values) or a
+    uniform choice for ``tmc="mixture"`` (each draw then comes from the mixture over ancestors).
+    """
+    batch_shape = tuple(fn.batch_shape)
+    fat = fn.sample((n,))  # (n,) + batch_shape + event_shape
+    for d in range(-len(batch_shape), min(first_available_dim, -1) + 1):
+        size = batch_shape[d]
+        if size == 1:
+            continue
+        axis = 1 + len(batch_shape) + d
+        if tmc == "diagonal" and size == n:
+            ancestors = torch.arange(n, device=fat.device)
+        else:
+            ancestors = torch.randint(size, (n,), device=fat.device)
+        index_shape = [n] + [1] * (fat.dim() - 1)
+        expanded = list(fat.shape)
+        expanded[axis] = 1
+        index = ancestors.reshape(index_shape).expand(expanded)
+        fat = fat.gather(axis, index)
+    event_shape = tuple(fat.shape[1 + len(batch_shape):])
+    # The thinned batch shape has size 1 at every enumeration dim; keep the plate dims right of
+    # ``dim`` and put the particles at ``dim``.
+    kept = tuple(fat.shape[1:1 + len(batch_shape)])[max(0, len(batch_shape) + dim + 1):]
+    return fat.reshape((n,) + (1,) * (-dim - 1 - len(kept)) + kept + event_shape)
+
+
 class EnumMessenger(Messenger):
     """Enumerate sample sites marked ``infer={"enumerate": "parallel"}`` in parallel.
 
     Each such site gets a new dim ``d <= first_available_dim`` and the value
     ``fn.enumerate_support(expand=False)`` reshaped to have its support along ``d`` (and size 1
     at every other batch dim), or, with ``infer["expand"]=True``, expanded to the full batch
-    shape. With ``infer["num_samples"]=n`` the site instead gets ``n`` independent draws along
-    ``d`` (for distributions without a finite support too).
+    shape. With ``infer["num_samples"]=n`` the site instead gets ``n`` draws along ``d`` (for
+    distributions without a finite support too), one per particle: ``infer["tmc"]`` says how a
+    particle picks the values of enumerated sites upstream (``"diagonal"``: the particle of the
+    same index; ``"mixture"``: a uniformly chosen one), so the value has size 1 at their dims.
 
     Inside :func:`pyro.markov` a site may reuse the dim of a site that is no longer in its
     Markov window; outside any Markov context dims are never reused within a run.
@@ -155,14 +189,8 @@ class EnumMessenger(Messenger):
         event_dim = len(getattr(fn, "event_shape", ()))
         num_samples = infer.get("num_samples")
         if num_samples is not None:
-            if infer.get("tmc", "diagonal") != "diagonal":
-                raise NotImplementedError(
-                    f"site '{msg['name']}': tmc={infer['tmc']!r} is not implemented; "
-                    f"use config_enumerate(..., tmc='diagonal')")
-            value = fn.sample((num_samples,))
-            # Draws come with the full batch shape; keep only the enumeration dim's layout.
-            value = value.reshape((num_samples,) + (1,) * (-dim - 1 - len(batch_shape))
-                                  + tuple(value.shape[1:]))
+            first = dim if self.first_available_dim is None else self.first_available_dim
+            value = _tmc_draws(fn, num_samples, dim, first, infer.get("tmc", "diagonal"))
         else:
             if not getattr(fn, "has_enumerate_support", False):
                 raise ValueError(

@@ -10,7 +10,11 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Sequence, Tup
 import torch
 
 from pyro.infer.elbo import ELBO
-from pyro.infer.enum.checks import check_traceenum_requirements, warn_no_enumeration
+from pyro.infer.enum.checks import (
+    check_traceenum_requirements,
+    warn_multiply_sampled,
+    warn_no_enumeration,
+)
 from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
@@ -221,6 +225,7 @@ class TraceEnum_ELBO(ELBO):
             if validate:
                 check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
                 check_traceenum_requirements(model_trace, guide_trace)
+                warn_multiply_sampled(model_trace)
             prune_subsample_sites_(guide_trace)
             prune_subsample_sites_(model_trace)
             compute_log_probs(model_trace)
