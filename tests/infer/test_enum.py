@@ -359,3 +359,31 @@ def test_sequential_enumeration_inside_vectorized_plates(expand, vectorize):
     elbo = TraceEnum_ELBO(max_plate_nesting=1, num_particles=3 if vectorize else 1,
                           vectorize_particles=vectorize)
     assert elbo.loss(model, guide) == pytest.approx(expected, rel=1e-10)
+
+
+def test_compute_marginals_are_differentiable_in_the_params():
+    data = torch.tensor([0.0, 1.0, 2.0])
+    locs = torch.tensor([-1.0, 1.5])
+
+    @config_enumerate
+    def model():
+        p = pyro.param("p", torch.tensor([0.3, 0.7]), constraint=dist.constraints.simplex)
+        with pyro.plate("d", len(data)):
+            z = pyro.sample("z", dist.Categorical(p))
+            pyro.sample("x", dist.Normal(locs[z], 1.0), obs=data)
+
+    elbo = TraceEnum_ELBO(max_plate_nesting=1)
+    probs = elbo.compute_marginals(model, lambda: None)["z"].probs
+    p = pyro.param("p").unconstrained()
+    (got,) = torch.autograd.grad(probs[:, 1].sum(), p)
+
+    def by_hand(unconstrained):
+        w = torch.distributions.transform_to(dist.constraints.simplex)(unconstrained)
+        joint = w.log() + dist.Normal(locs, 1.0).log_prob(data[:, None])
+        return (joint - joint.logsumexp(-1, keepdim=True)).exp()
+
+    torch.testing.assert_close(probs, by_hand(p), rtol=1e-6, atol=1e-7)
+    (want,) = torch.autograd.grad(by_hand(p)[:, 1].sum(), p)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    with torch.no_grad():
+        assert not elbo.compute_marginals(model, lambda: None)["z"].probs.requires_grad

@@ -71,6 +71,8 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]
     rank: Dict[Any, int] = {}
     terms = []
     probes: Dict[str, Any] = {}
+    differentiable = torch.is_grad_enabled()  # and some log-density needs a gradient
+    needs_grad = False
     with torch.enable_grad():
         for index, (name, site) in enumerate(model_trace.nodes.items()):
             if site["type"] != "sample" or site_is_subsample(site):
@@ -78,7 +80,9 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]
             info = site_info(site, cache)
             summed_out = "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes
             log_p = contraction_log_prob(site, summed_out)
-            factor = pack(torch.as_tensor(log_p).detach(), info.dim_labels, info.plate_sizes, name)
+            log_p = torch.as_tensor(log_p)
+            needs_grad = needs_grad or log_p.requires_grad
+            factor = pack(log_p, info.dim_labels, info.plate_sizes, name)
             if summed_out:
                 label_ordinals[name] = info.ordinal
                 sum_labels.add(name)
@@ -94,7 +98,10 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]
         for factors in contract(terms, sum_labels, label_ordinals, rank).values():
             for f in factors:
                 log_z = log_z + f.tensor.sum()
-        grads = torch.autograd.grad(log_z, [p[0] for p in probes.values()], allow_unused=True)
+        # The marginals are d log Z / d probe; with create_graph they stay differentiable in the
+        # params the log-densities depend on (as Pyro's are).
+        grads = torch.autograd.grad(log_z, [p[0] for p in probes.values()], allow_unused=True,
+                                    create_graph=differentiable and needs_grad)
     result: Dict[str, Any] = {}
     for (name, (probe, labels, info, site)), grad in zip(probes.items(), grads):
         if grad is None:

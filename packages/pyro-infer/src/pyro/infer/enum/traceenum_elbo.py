@@ -346,12 +346,13 @@ class TraceEnum_ELBO(ELBO):
             guide_trace = trace(guide).get_trace(*args, **kwargs)
             fixed_guide = replay(guide, trace=guide_trace)
             drawn: Dict[str, Any] = {}
-            marginals = self.compute_marginals(model, fixed_guide, *args, **kwargs)
-            for name in list(marginals):  # the model's order
-                if drawn:  # the marginal given the sites drawn so far
-                    marginals = self.compute_marginals(condition(model, data=dict(drawn)),
-                                                       fixed_guide, *args, **kwargs)
-                drawn[name] = marginals[name].sample()
+            with torch.no_grad():  # draws need no gradient graph
+                marginals = self.compute_marginals(model, fixed_guide, *args, **kwargs)
+                for name in list(marginals):  # the model's order
+                    if drawn:  # the marginal given the sites drawn so far
+                        marginals = self.compute_marginals(condition(model, data=dict(drawn)),
+                                                           fixed_guide, *args, **kwargs)
+                    drawn[name] = marginals[name].sample()
             conditioned = condition(replay(model, trace=guide_trace), data=drawn)
         return conditioned(*args, **kwargs)
 
