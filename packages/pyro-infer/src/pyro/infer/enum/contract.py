@@ -199,8 +199,12 @@ def expectation(cost: Factor, log_weights: Sequence[Factor], rank: Dict[Label, i
     return total
 
 
-def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int]) -> List[Factor]:
-    """Sum out the variables ``local`` from the product of ``factors`` (variable elimination)."""
+def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int],
+               tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None) -> List[Factor]:
+    """Sum out the variables ``local`` from the product of ``factors`` (variable elimination).
+
+    With ``tape``, each step appends ``(product of the factors involved, labels summed out)``.
+    """
     factors = list(factors)
     local = set(local)
     while local:
@@ -233,6 +237,8 @@ def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int])
         elsewhere = {lab for f in factors for lab in f.labels}
         also = {lab for lab in combined.labels if lab in local and lab not in elsewhere}
         local -= also
+        if tape is not None:
+            tape.append((combined, frozenset({label} | also)))
         factors.append(sum_out(combined, {label} | also, log=True))
     return factors
 
@@ -268,7 +274,9 @@ class _UnionFind:
 
 def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[Label],
              label_ordinals: Dict[Label, Ordinal],
-             rank: Optional[Dict[Label, int]] = None) -> Dict[Ordinal, List[Factor]]:
+             rank: Optional[Dict[Label, int]] = None,
+             tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
+             ) -> Dict[Ordinal, List[Factor]]:
     """Eliminate the variables ``sum_labels`` from the plated product of ``terms``.
 
     Args:
@@ -276,6 +284,9 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
         sum_labels: labels of the variables to sum out.
         label_ordinals: for every variable label (summed or kept), the ordinal of its site.
         rank: optional label -> creation index, to order eliminations.
+        tape: optional list; every elimination step appends ``(product, labels)``: the
+            (unscaled) product of the log-factors involved and the labels it summed out, in
+            order, so that the variables can be drawn back in reverse (see ``sampling``).
 
     Returns:
         ordinal -> list of scaled log-factors that no longer involve ``sum_labels``. Factors that
@@ -315,7 +326,7 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
                     f"enumerated variables"
                 )
         for ordinal, factors in _contract_component(component, sum_labels, label_ordinals,
-                                                    rank).items():
+                                                    rank, tape).items():
             out[ordinal].extend(_scaled(f, scale) for f in factors)
     return out
 
@@ -332,7 +343,9 @@ def _scaled(factor: Factor, scale: Any) -> Factor:
 
 def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
                         sum_labels: Set[Label], label_ordinals: Dict[Label, Ordinal],
-                        rank: Dict[Label, int]) -> Dict[Ordinal, List[Factor]]:
+                        rank: Dict[Label, int],
+                        tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
+                        ) -> Dict[Ordinal, List[Factor]]:
     buckets: Dict[Ordinal, List[Factor]] = defaultdict(list)
     names: Dict[Ordinal, str] = {}
     for ordinal, factor, _, name in component:
@@ -346,7 +359,7 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
             label for f in factors for label in f.labels
             if label in sum_labels and label_ordinals[label] == leaf
         }
-        for f in _eliminate(factors, local, rank):
+        for f in _eliminate(factors, local, rank, tape):
             if not any(label in sum_labels for label in f.labels):
                 done[leaf].append(f)
                 continue

@@ -7,7 +7,7 @@ site's own variable leaves its marginal, per element of its plates.
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import torch
 
@@ -57,45 +57,91 @@ class EnumeratedMarginal(torch.distributions.Distribution):
         return values
 
 
-def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]:
-    """Return ``name -> marginal distribution`` for each site enumerated by the model, batched
-    over the site's plates."""
-    for name, site in guide_trace.nodes.items():
-        if site["type"] == "sample" and "_enumerate_dim" in site["infer"]:
-            raise NotImplementedError(
-                f"compute_marginals: site '{name}' is enumerated in the guide; only sites the "
-                f"model enumerates have marginals here")
-    cache: Dict[Any, Any] = {}
-    label_ordinals: Dict[Any, Any] = {}
-    sum_labels = set()
-    rank: Dict[Any, int] = {}
-    terms = []
-    probes: Dict[str, Any] = {}
-    differentiable = torch.is_grad_enabled()  # and some log-density needs a gradient
-    needs_grad = False
-    with torch.enable_grad():
+class ModelFactors:
+    """The model's log-factors laid out for contraction, with the sites it enumerates.
+
+    Attributes:
+        terms: ``(ordinal, factor, scale, name)`` per sample site, as ``contract`` takes them.
+        sum_labels: labels of the sites the model enumerates (summed out).
+        label_ordinals: label -> ordinal (plates) of its site.
+        rank: label -> position of its site in the trace.
+        sites: name -> ``(site, info)`` for each summed-out site.
+    """
+
+    def __init__(self, model_trace: Any, guide_trace: Any) -> None:
+        for name, site in guide_trace.nodes.items():
+            if site["type"] == "sample" and "_enumerate_dim" in site["infer"]:
+                raise NotImplementedError(
+                    f"site '{name}' is enumerated in the guide; only sites the model "
+                    f"enumerates have posterior marginals and draws here")
+        cache: Dict[Any, Any] = {}
+        self.terms: List[Tuple[Any, Factor, Any, str]] = []
+        self.sum_labels: Set[Any] = set()
+        self.label_ordinals: Dict[Any, Any] = {}
+        self.rank: Dict[Any, int] = {}
+        self.sites: Dict[str, Tuple[Any, Any]] = {}
         for index, (name, site) in enumerate(model_trace.nodes.items()):
             if site["type"] != "sample" or site_is_subsample(site):
                 continue
             info = site_info(site, cache)
             summed_out = "_enumerate_dim" in site["infer"] and name not in guide_trace.nodes
-            log_p = contraction_log_prob(site, summed_out)
-            log_p = torch.as_tensor(log_p)
-            needs_grad = needs_grad or log_p.requires_grad
+            log_p = torch.as_tensor(contraction_log_prob(site, summed_out))
             factor = pack(log_p, info.dim_labels, info.plate_sizes, name)
             if summed_out:
-                label_ordinals[name] = info.ordinal
-                sum_labels.add(name)
-                rank[name] = index
-                if name in factor.labels:
-                    probe = torch.zeros_like(factor.tensor, requires_grad=True)
-                    factor = Factor(factor.tensor + probe, factor.labels)
-                    probes[name] = (probe, factor.labels, info, site)
-            terms.append((info.ordinal, factor, site["scale"], name))
+                self.label_ordinals[name] = info.ordinal
+                self.sum_labels.add(name)
+                self.rank[name] = index
+                self.sites[name] = (site, info)
+            self.terms.append((info.ordinal, factor, site["scale"], name))
+
+
+def site_layout(factor: Factor, site: Any, info: Any, last: Optional[Any] = None) -> torch.Tensor:
+    """``factor`` (over plates of ``site``, and ``last`` if given) as a tensor of the site's
+    batch layout: its plates at their dims, size 1 where the factor does not vary, reaching as
+    far left as the site's outermost plate (a site in no plate: no batch dims), then ``last``."""
+    frames = {frame.dim: frame for frame in site["cond_indep_stack"] if frame.dim is not None}
+    batch_labels = []
+    batch_shape = []
+    for d in range(min(frames, default=0), 0):
+        frame = frames.get(d)
+        label = None if frame is None else info.dim_labels.get(d)
+        batch_labels.append(label if label in factor.labels else None)
+        batch_shape.append(
+            factor.tensor.shape[factor.labels.index(label)] if label in factor.labels else 1)
+    order = [factor.labels.index(lab) for lab in batch_labels if lab is not None]
+    if last is not None:
+        order.append(factor.labels.index(last))
+        batch_shape.append(factor.tensor.shape[factor.labels.index(last)])
+    return factor.tensor.permute(order).reshape(batch_shape)
+
+
+def site_support(site: Any) -> torch.Tensor:
+    """The enumerated values of ``site``, ``(K,) + event_shape``."""
+    value = site["value"]
+    event_dim = len(getattr(site["fn"], "event_shape", ()))
+    event_shape = tuple(value.shape[value.dim() - event_dim:])
+    return value.reshape((value.shape[0], -1) + event_shape)[:, 0]
+
+
+def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]:
+    """Return ``name -> marginal distribution`` for each site enumerated by the model, batched
+    over the site's plates."""
+    differentiable = torch.is_grad_enabled()  # and some log-density needs a gradient
+    with torch.enable_grad():
+        mf = ModelFactors(model_trace, guide_trace)
+        needs_grad = any(f.tensor.requires_grad for _, f, _, _ in mf.terms)
+        terms = []
+        probes: Dict[str, Any] = {}
+        for ordinal, factor, scale, name in mf.terms:
+            if name in mf.sum_labels and name in factor.labels:
+                probe = torch.zeros_like(factor.tensor, requires_grad=True)
+                factor = Factor(factor.tensor + probe, factor.labels)
+                probes[name] = (probe, factor.labels)
+            terms.append((ordinal, factor, scale, name))
         if not probes:
             return {}
         log_z: Any = 0.0
-        for factors in contract(terms, sum_labels, label_ordinals, rank).values():
+        for factors in contract(terms, mf.sum_labels, mf.label_ordinals, mf.rank).values():
             for f in factors:
                 log_z = log_z + f.tensor.sum()
         # The marginals are d log Z / d probe; with create_graph they stay differentiable in the
@@ -103,30 +149,15 @@ def compute_site_marginals(model_trace: Any, guide_trace: Any) -> Dict[str, Any]
         grads = torch.autograd.grad(log_z, [p[0] for p in probes.values()], allow_unused=True,
                                     create_graph=differentiable and needs_grad)
     result: Dict[str, Any] = {}
-    for (name, (probe, labels, info, site)), grad in zip(probes.items(), grads):
+    for (name, (probe, labels)), grad in zip(probes.items(), grads):
         if grad is None:
             continue
+        site, info = mf.sites[name]
         keep = set(info.ordinal) | {name}
         m = sum_out(Factor(grad, labels), [lab for lab in labels if lab not in keep], log=False)
-        # Lay the marginal out as batch_shape + (K,), plates at their dims; the batch reaches
-        # as far left as the site's outermost plate (a site in no plate: no batch dims).
-        frames = {frame.dim: frame for frame in site["cond_indep_stack"] if frame.dim is not None}
-        batch_labels = []
-        batch_shape = []
-        for d in range(min(frames, default=0), 0):
-            frame = frames.get(d)
-            label = None if frame is None else info.dim_labels.get(d)
-            batch_labels.append(label if label in m.labels else None)
-            batch_shape.append(m.tensor.shape[m.labels.index(label)] if label in m.labels else 1)
-        order = [m.labels.index(lab) for lab in batch_labels if lab is not None]
-        order.append(m.labels.index(name))
-        probs = m.tensor.permute(order).reshape(batch_shape + [m.tensor.shape[m.labels.index(name)]])
+        probs = site_layout(m, site, info, last=name)
         probs = probs / probs.sum(-1, keepdim=True)
-        value = site["value"]
-        event_dim = len(getattr(site["fn"], "event_shape", ()))
-        event_shape = tuple(value.shape[value.dim() - event_dim:])
-        support = value.reshape((value.shape[0], -1) + event_shape)[:, 0]
-        result[name] = _marginal_distribution(site["fn"], support, probs)
+        result[name] = _marginal_distribution(site["fn"], site_support(site), probs)
     return result
 
 

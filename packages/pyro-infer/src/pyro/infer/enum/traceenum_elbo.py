@@ -18,6 +18,7 @@ from pyro.infer.enum.checks import (
 from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
 from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
+from pyro.infer.enum.sampling import sample_site_values
 from pyro.infer.enum.messenger import EnumMessenger
 from pyro.infer.enum.sequential import iter_discrete_traces
 from pyro.infer.util import (
@@ -331,10 +332,9 @@ class TraceEnum_ELBO(ELBO):
         value at that draw.
 
         The guide is run once; given its draws and the observations, the sites the model
-        enumerates are drawn one after another in the order the model runs them, each from its
-        posterior marginal given the ones drawn before (so the draw is from the exact joint
-        posterior); the model then runs with those values, and what it returns is returned.
-        Each site costs one run of :meth:`compute_marginals`.
+        enumerates are drawn jointly and exactly (forward-filter, backward-sample: one
+        contraction, then the eliminated variables drawn back in reverse); the model then runs
+        with those values, and what it returns is returned.
 
         Raises:
             NotImplementedError: as :meth:`compute_marginals` does.
@@ -344,15 +344,11 @@ class TraceEnum_ELBO(ELBO):
                 "TraceEnum_ELBO.sample_posterior() is not compatible with multiple particles.")
         with block():
             guide_trace = trace(guide).get_trace(*args, **kwargs)
-            fixed_guide = replay(guide, trace=guide_trace)
-            drawn: Dict[str, Any] = {}
-            with torch.no_grad():  # draws need no gradient graph
-                marginals = self.compute_marginals(model, fixed_guide, *args, **kwargs)
-                for name in list(marginals):  # the model's order
-                    if drawn:  # the marginal given the sites drawn so far
-                        marginals = self.compute_marginals(condition(model, data=dict(drawn)),
-                                                           fixed_guide, *args, **kwargs)
-                    drawn[name] = marginals[name].sample()
+            pairs = self._get_trace(model, replay(guide, trace=guide_trace), args, kwargs)
+            if len(pairs) != 1:
+                raise NotImplementedError(
+                    "sample_posterior does not support sequentially enumerated guide sites")
+            drawn = sample_site_values(*pairs[0])
             conditioned = condition(replay(model, trace=guide_trace), data=drawn)
         return conditioned(*args, **kwargs)
 
