@@ -39,13 +39,36 @@ class ConditionalTransform(ABC):
 
 
 class ConditionalTransformModule(ConditionalTransform, torch.nn.Module):
-    """A :class:`ConditionalTransform` with learnable parameters (a :class:`torch.nn.Module`)."""
+    """A :class:`ConditionalTransform` with learnable parameters (a :class:`torch.nn.Module`).
+
+    ``inv`` is the conditional inverse: ``flow.inv.condition(c)`` is ``flow.condition(c).inv``
+    and ``flow.inv.inv`` is ``flow``.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
 
     def __hash__(self) -> int:
         return torch.nn.Module.__hash__(self)
+
+    @property
+    def inv(self) -> "ConditionalTransformModule":
+        return _ConditionalInverseTransformModule(self)
+
+
+class _ConditionalInverseTransformModule(ConditionalTransformModule):
+    """The inverse of a conditional transform module (its parameters are the original's)."""
+
+    def __init__(self, transform: ConditionalTransformModule) -> None:
+        super().__init__()
+        self._transform = transform
+
+    @property
+    def inv(self) -> ConditionalTransformModule:
+        return self._transform
+
+    def condition(self, context: torch.Tensor) -> Transform:
+        return self._transform.condition(context).inv
 
 
 class ConstantConditionalDistribution(ConditionalDistribution):
@@ -79,7 +102,11 @@ class ConstantConditionalTransform(ConditionalTransform):
 
     def clear_cache(self) -> None:
         """Forget the cached input/output pair of the wrapped transform."""
-        self.transform.clear_cache()
+        clear = getattr(self.transform, "clear_cache", None)
+        if clear is not None:
+            clear()
+        elif getattr(self.transform, "_cache_size", 0) == 1:
+            self.transform._cached_x_y = None, None
 
 
 def _as_conditional_transform(t: Any) -> ConditionalTransform:

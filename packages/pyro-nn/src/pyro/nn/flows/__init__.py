@@ -1,46 +1,52 @@
-"""Normalising flows built on pyro-nn's networks, one family per module.
+"""Normalising flows built on pyro-nn's networks, one family (and its conditional variant) per
+module.
 
-pyro-nn's plugin registers them where Pyro users look for them:
+pyro-nn's plugin registers every public name of these modules in ``pyro.distributions.transforms``
+(where Pyro users look for them), except the ``Conditioned*`` classes that ``.condition()``
+returns; the seed manual's names go to ``pyro.distributions``:
 
 - :mod:`~pyro.nn.flows.affine_autoregressive`: ``AffineAutoregressive``,
-  ``affine_autoregressive`` -> ``pyro.distributions.transforms``
-- :mod:`~pyro.nn.flows.batchnorm`: ``BatchNorm``, ``batchnorm`` -> ``pyro.distributions.transforms``
-- :mod:`~pyro.nn.flows.householder`: ``Householder``, ``householder``
-  -> ``pyro.distributions.transforms``
+  ``ConditionalAffineAutoregressive`` and their helpers
+- :mod:`~pyro.nn.flows.affine_coupling`: ``AffineCoupling``, ``ConditionalAffineCoupling``
+- :mod:`~pyro.nn.flows.batchnorm`: ``BatchNorm``
+- :mod:`~pyro.nn.flows.householder`: ``Householder``, ``ConditionalHouseholder``
 - :mod:`~pyro.nn.flows.permute`: the helper ``permute`` (of pyro-distributions' ``Permute``)
-  -> ``pyro.distributions.transforms``
-- :mod:`~pyro.nn.flows.planar`: ``Planar``, ``planar`` -> ``pyro.distributions.transforms``
-- :mod:`~pyro.nn.flows.radial`: ``Radial``, ``radial`` -> ``pyro.distributions.transforms``
+- :mod:`~pyro.nn.flows.planar`: ``Planar``, ``ConditionalPlanar``
+- :mod:`~pyro.nn.flows.radial`: ``Radial``, ``ConditionalRadial``
 - :mod:`~pyro.nn.flows.seed`: ``Bijector``, ``InverseAutoRegressiveFlow`` (the Pyro 0.1 names)
   -> ``pyro.distributions``
-- :mod:`~pyro.nn.flows.util`: ``clamp_preserve_gradients``
+- :mod:`~pyro.nn.flows.util`: helpers the flows share (not registered)
+
+Each class has its lower-case helper (``affine_autoregressive(input_dim, hidden_dims=None,
+**kwargs)`` and so on) beside it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from types import ModuleType
+from typing import Any, Dict, Tuple
 
-from pyro.nn.flows.affine_autoregressive import AffineAutoregressive, affine_autoregressive
-from pyro.nn.flows.batchnorm import BatchNorm, batchnorm
-from pyro.nn.flows.householder import Householder, householder
-from pyro.nn.flows.permute import permute
-from pyro.nn.flows.planar import Planar, planar
-from pyro.nn.flows.radial import Radial, radial
+from pyro.nn.flows import (
+    affine_autoregressive,
+    affine_coupling,
+    batchnorm,
+    householder,
+    permute,
+    planar,
+    radial,
+)
 from pyro.nn.flows.seed import Bijector, InverseAutoRegressiveFlow
+
+_FLOW_MODULES: Tuple[ModuleType, ...] = (
+    affine_autoregressive, affine_coupling, batchnorm, householder, permute, planar, radial,
+)
 
 #: What pyro-nn registers in ``pyro.distributions.transforms``, by name.
 FLOW_TRANSFORMS: Dict[str, Any] = {
-    "AffineAutoregressive": AffineAutoregressive,
-    "affine_autoregressive": affine_autoregressive,
-    "BatchNorm": BatchNorm,
-    "batchnorm": batchnorm,
-    "Householder": Householder,
-    "householder": householder,
-    "permute": permute,
-    "Planar": Planar,
-    "planar": planar,
-    "Radial": Radial,
-    "radial": radial,
+    name: getattr(module, name)
+    for module in _FLOW_MODULES
+    for name in module.__all__
+    if not name.startswith("Conditioned")
 }
 
 #: What pyro-nn registers in ``pyro.distributions`` (the seed manual's names), by name.
@@ -49,20 +55,6 @@ SEED_DISTRIBUTIONS: Dict[str, Any] = {
     "InverseAutoRegressiveFlow": InverseAutoRegressiveFlow,
 }
 
-__all__ = [
-    "FLOW_TRANSFORMS",
-    "SEED_DISTRIBUTIONS",
-    "AffineAutoregressive",
-    "BatchNorm",
-    "Bijector",
-    "Householder",
-    "InverseAutoRegressiveFlow",
-    "Planar",
-    "Radial",
-    "affine_autoregressive",
-    "batchnorm",
-    "householder",
-    "permute",
-    "planar",
-    "radial",
-]
+globals().update(FLOW_TRANSFORMS)
+
+__all__ = sorted(["FLOW_TRANSFORMS", "SEED_DISTRIBUTIONS", *FLOW_TRANSFORMS, *SEED_DISTRIBUTIONS])

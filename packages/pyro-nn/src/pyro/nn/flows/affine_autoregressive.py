@@ -7,15 +7,18 @@ not produce takes ``input_dim`` passes.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch.nn import functional as F
 
 from pyro.distributions import constraints
+from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.auto_reg_nn import AutoRegressiveNN
-from pyro.nn.flows.util import PassCache, clamp_preserve_gradients
+from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN
+from pyro.nn.flows.util import BoundNetwork, PassCache, clamp_preserve_gradients
+
+_KWARGS = ("log_scale_min_clip", "log_scale_max_clip", "sigmoid_bias", "stable")
 
 
 class AffineAutoregressive(TransformModule):
@@ -146,4 +149,72 @@ def affine_autoregressive(input_dim: int, hidden_dims: Optional[Sequence[int]] =
     return AffineAutoregressive(arn, **kwargs)
 
 
-__all__ = ["AffineAutoregressive", "affine_autoregressive"]
+class ConditionalAffineAutoregressive(ConditionalTransformModule):
+    """An :class:`AffineAutoregressive` flow whose network also sees a context:
+    ``flow.condition(context)`` is the flow with ``(mu, s) = autoregressive_nn(x,
+    context=context)``.
+
+    The batch shapes of the input and of the context broadcast.
+
+    Args:
+        autoregressive_nn: a network taking ``(x, context=context)`` to ``(mu, s)``, each output
+            depending only on earlier inputs (and on all of the context), e.g.
+            ``ConditionalAutoRegressiveNN(input_dim, context_dim, [10 * input_dim])``.
+        **kwargs: ``log_scale_min_clip``, ``log_scale_max_clip``, ``sigmoid_bias``, ``stable``,
+            as for :class:`AffineAutoregressive`.
+
+    Example::
+
+        flow = conditional_affine_autoregressive(4, context_dim=2)
+        flow_dist = dist.ConditionalTransformedDistribution(base, [flow])
+        flow_dist.condition(context).log_prob(y)
+    """
+
+    domain = constraints.real_vector
+    codomain = constraints.real_vector
+    bijective = True
+
+    def __init__(self, autoregressive_nn: torch.nn.Module, **kwargs: Any) -> None:
+        super().__init__()
+        unknown = sorted(set(kwargs) - set(_KWARGS))
+        if unknown:
+            raise TypeError(
+                f"ConditionalAffineAutoregressive got unexpected keyword arguments {unknown}; "
+                f"expected some of {list(_KWARGS)}"
+            )
+        self.nn = autoregressive_nn
+        self.kwargs: Dict[str, Any] = kwargs
+
+    def condition(self, context: torch.Tensor) -> AffineAutoregressive:
+        """The :class:`AffineAutoregressive` flow for ``context``."""
+        return AffineAutoregressive(BoundNetwork(self.nn, context), **self.kwargs)
+
+
+def conditional_affine_autoregressive(input_dim: int, context_dim: int,
+                                      hidden_dims: Optional[Sequence[int]] = None,
+                                      **kwargs: Any) -> ConditionalAffineAutoregressive:
+    """Build a :class:`ConditionalAffineAutoregressive` flow with its network.
+
+    Args:
+        input_dim: size of the vectors the flow maps.
+        context_dim: size of the context vector.
+        hidden_dims: widths of the network's hidden layers (default ``[10 * input_dim]``).
+        **kwargs: passed on to :class:`AffineAutoregressive` (``log_scale_min_clip``,
+            ``log_scale_max_clip``, ``sigmoid_bias``, ``stable``).
+
+    Returns:
+        The flow; its network, ``flow.nn``, is a ``ConditionalAutoRegressiveNN`` with a random
+        order.
+    """
+    if hidden_dims is None:
+        hidden_dims = [10 * input_dim]
+    nn = ConditionalAutoRegressiveNN(input_dim, context_dim, list(hidden_dims), param_dims=[1, 1])
+    return ConditionalAffineAutoregressive(nn, **kwargs)
+
+
+__all__ = [
+    "AffineAutoregressive",
+    "ConditionalAffineAutoregressive",
+    "affine_autoregressive",
+    "conditional_affine_autoregressive",
+]

@@ -9,16 +9,93 @@ cache).
 from __future__ import annotations
 
 import math
+from functools import partial
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
+from torch.distributions.transforms import Transform
 from torch.nn import functional as F
 
 from pyro.distributions import constraints
+from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
+from pyro.nn.dense_nn import DenseNN
 from pyro.nn.flows.util import PassCache, no_analytic_inverse
 
 
-class Planar(TransformModule):
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a . b`` over the last dim, kept as a dim of size 1 (a matrix product when ``b`` is a
+    single vector)."""
+    if b.dim() == 1:
+        return torch.matmul(a, b).unsqueeze(-1)
+    return (a * b).sum(-1, keepdim=True)
+
+
+class ConditionedPlanar(Transform):
+    r"""The planar map with parameters given by a callable: ``params()`` returns
+    ``(bias, u, w)`` of shapes ``batch + (1,)``, ``batch + (input_dim,)`` and
+    ``batch + (input_dim,)`` (``batch`` may be empty), and
+
+    .. math:: y = x + \hat{u} \tanh(w^\top x + b),
+
+    with ``u_hat`` as in :class:`Planar`. A batch of parameters (from a batch of contexts)
+    broadcasts against the batch of ``x``. This is what :meth:`ConditionalPlanar.condition`
+    returns; :class:`Planar` is the same map with its own learnable parameters.
+
+    Args:
+        params: a callable of no arguments returning ``(bias, u, w)``.
+    """
+
+    domain = constraints.real_vector
+    codomain = constraints.real_vector
+    bijective = True
+
+    def __init__(self, params: Optional[Callable[[], Tuple[torch.Tensor, ...]]] = None) -> None:
+        super().__init__(cache_size=1)
+        self._param_fn = params
+        # (tanh'(w . x + b), w . u_hat) of the last forward pass, for the log-det
+        self._pass = PassCache()
+
+    def _params(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(bias, u, w)``."""
+        bias, u, w = self._param_fn()  # type: ignore[misc]
+        return bias, u, w
+
+    def u_hat(self, u: Optional[torch.Tensor] = None,
+              w: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The reparameterised direction, with ``w . u_hat = softplus(w . u) - 1 > -1``; of the
+        given ``u`` and ``w`` (batched over leading dims), or of the flow's own."""
+        if u is None or w is None:
+            _, u, w = self._params()
+        wu = (w * u).sum(-1, keepdim=True)
+        return u + (F.softplus(wu) - 1 - wu) * w / (w * w).sum(-1, keepdim=True)
+
+    def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(y, tanh', w . u_hat)`` at ``x``."""
+        bias, u, w = self._params()
+        u_hat = self.u_hat(u, w)
+        act = torch.tanh(_dot(x, w) + bias)
+        slope = (w * u_hat).sum(-1, keepdim=True)
+        return x + u_hat * act, 1 - act.pow(2), slope
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        y, tanh_grad, slope = self._forward(x)
+        self._pass.save(x, (tanh_grad, slope))
+        return y
+
+    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
+        raise no_analytic_inverse(self)
+
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Return ``log |1 + (w . u_hat) tanh'(w . x + b)|``, one value per vector."""
+        saved = self._pass.get(self, x, y)
+        if saved is None:
+            saved = self._forward(x)[1:]
+        tanh_grad, slope = saved
+        return torch.log(torch.abs(1 + slope * tanh_grad)).squeeze(-1)
+
+
+class Planar(ConditionedPlanar, TransformModule):
     r"""A planar flow with its own learnable parameters ``u``, ``w`` (each of size
     ``input_dim``) and ``bias`` (size 1):
 
@@ -50,18 +127,12 @@ class Planar(TransformModule):
         flow_dist.log_prob(flow_dist.rsample())
     """
 
-    domain = constraints.real_vector
-    codomain = constraints.real_vector
-    bijective = True
-
     def __init__(self, input_dim: int) -> None:
-        super().__init__(cache_size=1)
+        super().__init__()
         self.input_dim = input_dim
         self.bias = torch.nn.Parameter(torch.empty(1))
         self.u = torch.nn.Parameter(torch.empty(input_dim))
         self.w = torch.nn.Parameter(torch.empty(input_dim))
-        # the derivative of tanh at w . x + b of the last forward pass, for the log-det
-        self._tanh_grad = PassCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -72,29 +143,38 @@ class Planar(TransformModule):
             self.w.uniform_(-bound, bound)
             self.bias.zero_()
 
-    def u_hat(self) -> torch.Tensor:
-        """The reparameterised direction, with ``w . u_hat = softplus(w . u) - 1 > -1``."""
-        wu = torch.dot(self.w, self.u)
-        return self.u + (F.softplus(wu) - 1 - wu) * self.w / torch.dot(self.w, self.w)
+    def _params(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.bias, self.u, self.w
 
-    def _log_det(self, tanh_grad: torch.Tensor) -> torch.Tensor:
-        slope = torch.dot(self.w, self.u_hat())
-        return torch.log(torch.abs(1 + slope * tanh_grad))
 
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        act = torch.tanh(torch.matmul(x, self.w) + self.bias[0])
-        self._tanh_grad.save(x, 1 - act.pow(2))
-        return x + self.u_hat() * act.unsqueeze(-1)
+class ConditionalPlanar(ConditionalTransformModule):
+    """A planar flow whose parameters are a function of a context:
+    ``flow.condition(context)`` is the :class:`ConditionedPlanar` map with
+    ``(bias, u, w) = nn(context)``.
 
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise no_analytic_inverse(self)
+    Args:
+        nn: a network from the context to ``(bias, u, w)`` of sizes ``1``, ``input_dim`` and
+            ``input_dim``, e.g. ``DenseNN(context_dim, [10 * input_dim] * 2,
+            param_dims=[1, input_dim, input_dim])``. A batch of contexts gives a batch of maps.
 
-    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Return ``log |det dy/dx|``, one value per vector."""
-        tanh_grad = self._tanh_grad.get(self, x, y)
-        if tanh_grad is None:
-            tanh_grad = 1 - torch.tanh(torch.matmul(x, self.w) + self.bias[0]).pow(2)
-        return self._log_det(tanh_grad)
+    Example::
+
+        flow = conditional_planar(2, context_dim=3)
+        flow_dist = dist.ConditionalTransformedDistribution(base, [flow])
+        flow_dist.condition(context).log_prob(y)
+    """
+
+    domain = constraints.real_vector
+    codomain = constraints.real_vector
+    bijective = True
+
+    def __init__(self, nn: torch.nn.Module) -> None:
+        super().__init__()
+        self.nn = nn
+
+    def condition(self, context: torch.Tensor) -> ConditionedPlanar:
+        """The planar map for ``context``."""
+        return ConditionedPlanar(partial(self.nn, context))
 
 
 def planar(input_dim: int) -> Planar:
@@ -102,4 +182,20 @@ def planar(input_dim: int) -> Planar:
     return Planar(input_dim)
 
 
-__all__ = ["Planar", "planar"]
+def conditional_planar(input_dim: int, context_dim: int,
+                       hidden_dims: Optional[Sequence[int]] = None) -> ConditionalPlanar:
+    """Build a :class:`ConditionalPlanar` flow with a :class:`~pyro.nn.DenseNN` from the context
+    to its parameters.
+
+    Args:
+        input_dim: size of the vectors the flow maps.
+        context_dim: size of the context vector.
+        hidden_dims: widths of the hidden layers (default ``[10 * input_dim] * 2``).
+    """
+    if hidden_dims is None:
+        hidden_dims = [10 * input_dim, 10 * input_dim]
+    return ConditionalPlanar(DenseNN(context_dim, list(hidden_dims),
+                                     param_dims=[1, input_dim, input_dim]))
+
+
+__all__ = ["ConditionalPlanar", "ConditionedPlanar", "Planar", "conditional_planar", "planar"]

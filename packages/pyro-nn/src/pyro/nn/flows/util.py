@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
+from torch.distributions import transforms as torch_transforms
+
+from pyro.distributions.transforms import ELUTransform, LeakyReLUTransform
 
 
 def clamp_preserve_gradients(x: torch.Tensor, min: float, max: float) -> torch.Tensor:
@@ -40,6 +43,35 @@ class PassCache:
         return None
 
 
+class BoundNetwork:
+    """A conditional network with its context fixed: ``bound(x)`` is ``nn(x, context=context)``.
+
+    The batch shapes of ``x`` and of the context (all but their last dim) are broadcast first,
+    so one context can serve a batch of inputs and a batch of contexts a single input.
+    """
+
+    __slots__ = ("nn", "context")
+
+    def __init__(self, nn: Callable[..., Any], context: torch.Tensor) -> None:
+        self.nn = nn
+        self.context = context
+
+    def __call__(self, x: torch.Tensor) -> Any:
+        context = self.context
+        if x.shape[:-1] != context.shape[:-1]:
+            try:
+                shape = torch.broadcast_shapes(x.shape[:-1], context.shape[:-1])
+            except RuntimeError:
+                raise ValueError(
+                    f"the context's batch shape {tuple(context.shape[:-1])} (context of shape "
+                    f"{tuple(context.shape)}) does not broadcast with the input's "
+                    f"{tuple(x.shape[:-1])} (input of shape {tuple(x.shape)})"
+                ) from None
+            x = x.expand(shape + x.shape[-1:])
+            context = context.expand(shape + context.shape[-1:])
+        return self.nn(x, context=context)
+
+
 def no_analytic_inverse(transform: Any) -> KeyError:
     """The error of a flow with no analytic inverse asked to invert a value not in its cache."""
     return KeyError(
@@ -48,4 +80,27 @@ def no_analytic_inverse(transform: Any) -> KeyError:
     )
 
 
-__all__ = ["PassCache", "clamp_preserve_gradients", "no_analytic_inverse"]
+def activation_transform(activation: str, owner: str) -> torch_transforms.Transform:
+    """The element-wise bijection a neural flow names by ``activation``: 'ELU', 'LeakyReLU',
+    'sigmoid' or 'tanh'; ``owner`` (the flow's name) heads the error for any other name."""
+    choices = {
+        "ELU": ELUTransform,
+        "LeakyReLU": LeakyReLUTransform,
+        "sigmoid": torch_transforms.SigmoidTransform,
+        "tanh": torch_transforms.TanhTransform,
+    }
+    if not isinstance(activation, str) or activation not in choices:
+        raise ValueError(
+            f'{owner}: invalid activation function "{activation}"; expected one of '
+            f"{sorted(choices)}"
+        )
+    return choices[activation]()
+
+
+__all__ = [
+    "BoundNetwork",
+    "PassCache",
+    "activation_transform",
+    "clamp_preserve_gradients",
+    "no_analytic_inverse",
+]
