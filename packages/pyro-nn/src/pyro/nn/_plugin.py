@@ -1,4 +1,5 @@
-"""pyro-nn's plugin: registers its modules, and its flows where Pyro users look for them."""
+"""pyro-nn's plugin: registers its modules, and its flows and flow guides where Pyro users look
+for them (the guides only when pyro-infer is installed)."""
 
 from typing import Any
 
@@ -27,3 +28,17 @@ def pyro_register_distributions(registry: Any) -> None:
 
     for name, obj in SEED_DISTRIBUTIONS.items():
         registry.add(name, obj)
+
+
+@hookimpl
+def pyro_register_inference(registry: Any) -> None:
+    try:
+        import pyro.infer  # noqa: F401
+    except ModuleNotFoundError as err:
+        if err.name == "pyro.infer":
+            return  # the flow guides need pyro-infer: ``pip install "pyro-nn[infer]"``
+        raise
+    from pyro.nn.flow_guides import AutoIAFNormal, AutoNormalizingFlow
+
+    registry.add("AutoIAFNormal", AutoIAFNormal)
+    registry.add("AutoNormalizingFlow", AutoNormalizingFlow)

@@ -1,5 +1,17 @@
-"""Automatic guides (``pyro.infer.autoguide``): guides built from a model's latent sites."""
+"""Automatic guides (``pyro.infer.autoguide``): guides built from a model's latent sites.
 
+Guides registered by plugins through ``pyro_register_inference`` (pyro-nn's ``AutoIAFNormal``
+and ``AutoNormalizingFlow``) are attributes of this module too.
+"""
+
+from typing import Any
+
+from pyro.infer.autoguide.continuous import (
+    AutoContinuous,
+    AutoDiagonalNormal,
+    AutoLowRankMultivariateNormal,
+    AutoMultivariateNormal,
+)
 from pyro.infer.autoguide.guides import AutoDelta, AutoGuide, AutoNormal
 from pyro.infer.autoguide.initialization import (
     InitMessenger,
@@ -12,8 +24,12 @@ from pyro.infer.autoguide.initialization import (
 )
 
 __all__ = [
+    "AutoContinuous",
     "AutoDelta",
+    "AutoDiagonalNormal",
     "AutoGuide",
+    "AutoLowRankMultivariateNormal",
+    "AutoMultivariateNormal",
     "AutoNormal",
     "InitMessenger",
     "init_to_feasible",
@@ -23,3 +39,9 @@ __all__ = [
     "init_to_uniform",
     "init_to_value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    from pyro.infer.autoguide._provided_elsewhere import resolve_guide
+
+    return resolve_guide(name, __name__)
