@@ -161,6 +161,26 @@ def _mixture_diag_ref(x, locs, coord_scale, component_logits):
     return np_logsumexp(comp + w, axis=-1)
 
 
+def _projected_normal3_ref(x, c):
+    # Density of x / |x|, x ~ Normal(c, I) in 3 dims, integrated along the ray through x:
+    # log[t + (1 + t^2) sqrt(pi / 2) erfcx(-t / sqrt 2)] - |c|^2 / 2 - (3 / 2) log(2 pi).
+    from scipy.special import erfcx
+    tt = (x * c).sum(-1)
+    j3 = tt + (1 + tt ** 2) * np.sqrt(np.pi / 2) * erfcx(-tt / np.sqrt(2))
+    return np.log(j3) - (c ** 2).sum(-1) / 2 - 1.5 * np.log(2 * np.pi)
+
+
+def _mvt_ref(x, df, loc, L):
+    return _per_batch(lambda xi, d, m: st.multivariate_t.logpdf(xi, m, L @ L.T, df=d), x, 1,
+                      (df, 0), (loc, 1))
+
+
+def _ordered_logistic_ref(x, predictor, cutpoints):
+    edges = np.concatenate([[-np.inf], cutpoints, [np.inf]])
+    k = x.astype(int)
+    return np.log(st.logistic.cdf(edges[k + 1], predictor) - st.logistic.cdf(edges[k], predictor))
+
+
 _COV = t([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 1.5]])
 _W = t([[0.5, 0.1], [-0.3, 0.2], [0.1, 0.4]])
 _PROBS_34 = t([[0.1, 0.2, 0.3, 0.4], [0.25, 0.25, 0.25, 0.25], [0.7, 0.1, 0.1, 0.1]])
@@ -347,6 +367,55 @@ CASES = [
          {"locs": t([[0.0, 1.0], [3.0, -2.0], [1.0, 1.0]]), "scales": t([[1.0, 0.5], [0.7, 1.2], [2.0, 1.0]]),
           "logits": t([0.0, 1.0, -0.5])},
          lambda x, locs, scales, logits: _mixture_diag_ref(x, locs, scales, logits)),
+]
+
+# ----- issue 16, first batch ----------------------------------------------------------------
+CASES += [
+    Case("Logistic", lambda loc, scale: dist.Logistic(loc, scale),
+         {"loc": t([0.0, 1.0, -2.0]), "scale": t([1.0, 0.5, 2.0])},
+         lambda x, loc, scale: st.logistic.logpdf(x, loc, scale), pathwise=True),
+    Case("SkewLogistic", lambda loc, scale, a: dist.SkewLogistic(loc, scale, a),
+         {"loc": t([0.0, 1.0]), "scale": t([1.0, 0.5]), "a": t([2.0, 0.5])},
+         lambda x, loc, scale, a: st.genlogistic.logpdf(x, a, loc, scale), moments=False,
+         pathwise=True),
+    Case("AsymmetricLaplace", lambda loc, scale, a: dist.AsymmetricLaplace(loc, scale, a),
+         {"loc": t([0.0, 1.0]), "scale": t([1.0, 0.5]), "a": t([2.0, 0.5])},
+         lambda x, loc, scale, a: st.laplace_asymmetric.logpdf(x, a, loc, scale), pathwise=True),
+    Case("SoftLaplace", lambda loc, scale: dist.SoftLaplace(loc, scale),
+         {"loc": t([0.0, 1.0]), "scale": t([1.0, 0.5])},
+         lambda x, loc, scale: st.hypsecant.logpdf(x, loc, scale), pathwise=True),
+    Case("SoftAsymmetricLaplace_Laplace_limit",
+         # With tiny softness the smoothed density is the asymmetric Laplace's.
+         lambda loc, scale, a: dist.SoftAsymmetricLaplace(loc, scale, a, 1e-4),
+         {"loc": t([0.0, 1.0]), "scale": t([1.0, 0.5]), "a": t([2.0, 0.5])},
+         lambda x, loc, scale, a: st.laplace_asymmetric.logpdf(x, a, loc, scale), pathwise=True),
+    Case("AffineBeta", lambda a, b, loc, scale: dist.AffineBeta(a, b, loc, scale),
+         {"a": t([0.5, 2.0, 3.0]), "b": t([1.5, 2.0, 4.0]), "loc": t([-1.0, 0.0, 2.0]),
+          "scale": t([2.0, 0.5, 3.0])},
+         lambda x, a, b, loc, scale: st.beta.logpdf(x, a, b, loc, scale)),
+    Case("MultivariateStudentT", lambda df, loc: dist.MultivariateStudentT(df, loc, torch.linalg.cholesky(_COV)),
+         {"df": t([9.0, 12.0]), "loc": t([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]])},
+         lambda x, df, loc: _mvt_ref(x, df, loc, np.linalg.cholesky(_COV.numpy())), grad=False),
+    Case("ProjectedNormal", lambda c: dist.ProjectedNormal(c),
+         {"c": t([[1.0, 2.0, 0.5], [0.0, -0.5, 0.2]])},
+         lambda x, c: _projected_normal3_ref(x, c), moments=False, pathwise=True),
+    Case("OrderedLogistic", lambda p, c: dist.OrderedLogistic(p, c),
+         {"p": t([0.0, 1.0, -1.5]), "c": t([-1.0, 0.5, 2.0])},
+         lambda x, p, c: _ordered_logistic_ref(x, p, c), moments=False),
+    Case("NanMaskedNormal", lambda loc, scale: dist.NanMaskedNormal(loc, scale),
+         {"loc": t([0.0, 1.0, -1.0]), "scale": t([1.0, 0.5, 2.0])},
+         lambda x, loc, scale: st.norm.logpdf(x, loc, scale), pathwise=True),
+    Case("NanMaskedMultivariateNormal", lambda loc, cov: dist.NanMaskedMultivariateNormal(loc, cov),
+         {"loc": t([[0.0, 1.0, 2.0], [1.0, 0.0, -1.0]]), "cov": _COV},
+         lambda x, loc, cov: _mvn_ref(x, loc, cov), pathwise=True),
+    Case("RelaxedBernoulliStraightThrough",
+         lambda temp, probs: dist.RelaxedBernoulliStraightThrough(temp, probs),
+         {"temp": t(0.5), "probs": t([0.2, 0.5, 0.7])},
+         lambda x, temp, probs: _relaxed_bernoulli_ref(x, temp, probs), moments=False, grad=False),
+    Case("RelaxedOneHotCategoricalStraightThrough",
+         lambda temp, probs: dist.RelaxedOneHotCategoricalStraightThrough(temp, probs),
+         {"temp": t(0.7), "probs": _PROBS_34},
+         lambda x, temp, probs: _relaxed_onehot_ref(x, temp, probs), moments=False, grad=False),
 ]
 
 CASE_IDS = [c.name for c in CASES]

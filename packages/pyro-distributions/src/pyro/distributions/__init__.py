@@ -15,19 +15,33 @@ from pyro.distributions.conditional import (
     ConditionalTransformedDistribution,
     ConditionalTransformModule,
 )
+from pyro.distributions.affine_beta import AffineBeta
+from pyro.distributions.asymmetric_laplace import AsymmetricLaplace, SoftAsymmetricLaplace
 from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
 from pyro.distributions.delta import Delta
 from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
 from pyro.distributions.distribution import Distribution
 from pyro.distributions.empirical import Empirical
+from pyro.distributions.exponential_family import ExponentialFamily
 from pyro.distributions.folded import FoldedDistribution
 from pyro.distributions.improper_uniform import ImproperUniform
 from pyro.distributions.kl import kl_divergence, register_kl
 from pyro.distributions.lkj import LKJ
+from pyro.distributions.lkj_corr_cholesky import LKJCorrCholesky
 from pyro.distributions.log_normal_negative_binomial import LogNormalNegativeBinomial
+from pyro.distributions.logistic import Logistic, SkewLogistic
 from pyro.distributions.mixture import MaskedMixture
+from pyro.distributions.multivariate_studentt import MultivariateStudentT
+from pyro.distributions.nan_masked import NanMaskedMultivariateNormal, NanMaskedNormal
+from pyro.distributions.ordered_logistic import OrderedLogistic
+from pyro.distributions.projected_normal import ProjectedNormal
 from pyro.distributions.rejector import Rejector
+from pyro.distributions.relaxed_straight_through import (
+    RelaxedBernoulliStraightThrough,
+    RelaxedOneHotCategoricalStraightThrough,
+)
 from pyro.distributions.score_parts import ScoreParts
+from pyro.distributions.soft_laplace import SoftLaplace
 from pyro.distributions.torch import *  # noqa: F401,F403
 from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
 from pyro.distributions.torch_distribution import (
@@ -55,6 +69,11 @@ _PYRO_DISTRIBUTIONS = [
     "LKJ", "LogNormalNegativeBinomial", "Rejector",
     "ZeroInflatedDistribution", "ZeroInflatedNegativeBinomial",
     "ZeroInflatedPoisson",
+    "AffineBeta", "AsymmetricLaplace", "ExponentialFamily", "LKJCorrCholesky", "Logistic",
+    "MultivariateStudentT", "NanMaskedMultivariateNormal", "NanMaskedNormal",
+    "OrderedLogistic", "ProjectedNormal", "RelaxedBernoulliStraightThrough",
+    "RelaxedOneHotCategoricalStraightThrough", "SkewLogistic", "SoftAsymmetricLaplace",
+    "SoftLaplace",
 ]
 
 __all__ = sorted(

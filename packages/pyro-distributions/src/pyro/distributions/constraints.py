@@ -2,7 +2,8 @@
 
 The names here resolve to :mod:`torch.distributions.constraints`' objects plus Pyro's:
 ``integer``, ``sphere``, ``corr_matrix``, ``ordered_vector``, ``positive_ordered_vector``,
-``softplus_positive``, ``softplus_lower_cholesky`` and ``unit_lower_cholesky``. Names registered
+``softplus_positive``, ``softplus_lower_cholesky``, ``unit_lower_cholesky`` and
+``corr_cholesky_constraint`` (torch's ``corr_cholesky`` under Pyro's older name). Names registered
 by plugins through ``pyro_register_constraints`` resolve as attributes too.
 """
 
@@ -17,6 +18,7 @@ from torch.distributions.constraints import (
     Constraint,
     _GreaterThan,
     _LowerCholesky,
+    corr_cholesky as _corr_cholesky,
     positive_definite as _positive_definite,
 )
 
@@ -125,6 +127,8 @@ positive_ordered_vector = _PositiveOrderedVector()
 softplus_positive = _SoftplusPositive()
 softplus_lower_cholesky = _SoftplusLowerCholesky()
 unit_lower_cholesky = _UnitLowerCholesky()
+#: Pyro's older name of torch's ``corr_cholesky`` (the same object).
+corr_cholesky_constraint = _corr_cholesky
 
 #: Pyro's own constraints, by registered name (torch's are registered by pyro-core).
 PYRO_CONSTRAINTS = {
@@ -136,6 +140,7 @@ PYRO_CONSTRAINTS = {
     "softplus_positive": softplus_positive,
     "softplus_lower_cholesky": softplus_lower_cholesky,
     "unit_lower_cholesky": unit_lower_cholesky,
+    "corr_cholesky_constraint": corr_cholesky_constraint,
 }
 
 __all__ = sorted(set(_TORCH_NAMES) | set(PYRO_CONSTRAINTS))

@@ -56,6 +56,32 @@ def sum_rightmost(value: Any, dim: int) -> Any:
     return value.reshape(value.shape[: value.dim() - dim] + (-1,)).sum(-1)
 
 
+def sum_leftmost(value: Any, dim: int) -> Any:
+    """Sum out the ``dim`` leftmost dims of ``value`` (a number is returned as it is).
+
+    A negative ``dim`` keeps the ``-dim`` rightmost dims and sums the rest; a ``dim`` at least
+    ``value.dim()`` sums everything.
+    """
+    if not isinstance(value, torch.Tensor):
+        return value
+    if dim < 0:
+        dim += value.dim()
+    if dim <= 0:
+        return value
+    if dim >= value.dim():
+        return value.sum()
+    return value.reshape((-1,) + value.shape[dim:]).sum(0)
+
+
+def scalar_like(prototype: torch.Tensor, fill_value: Any) -> torch.Tensor:
+    """Return a 0-dim tensor holding ``fill_value`` with ``prototype``'s dtype and device."""
+    return torch.tensor(fill_value, dtype=prototype.dtype, device=prototype.device)
+
+
+#: ``torch.logsumexp`` (Pyro's name for it in this module).
+logsumexp = torch.logsumexp
+
+
 def is_identically_zero(x: Any) -> bool:
     """Return whether ``x`` is the number 0 (a tensor is never considered identically zero)."""
     return isinstance(x, numbers.Number) and x == 0
@@ -162,7 +188,10 @@ __all__ = [
     "eye_like",
     "is_identically_one",
     "is_identically_zero",
+    "logsumexp",
+    "scalar_like",
     "scale_and_mask",
+    "sum_leftmost",
     "sum_rightmost",
     "weakmethod",
 ]
