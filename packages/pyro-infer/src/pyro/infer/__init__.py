@@ -31,6 +31,11 @@ from pyro.infer.search import Search
 __all__ += ["EmpiricalMarginal", "Importance", "Predictive", "Search", "TracePosterior",
             "vectorized_importance_weights"]
 
+# --- discrete latents --------------------------------------------------------------------------
+from pyro.infer.discrete import infer_discrete  # noqa: E402
+
+__all__ += ["infer_discrete"]
+
 # The seed's ``ELBO(trace_graph=..., enum_discrete=...)``: installs its front door on import.
 from pyro.infer import legacy  # noqa: E402,F401
 

@@ -141,6 +141,16 @@ def sum_out(factor: Factor, labels: Iterable[Label], log: bool) -> Factor:
     return Factor(tensor, keep)
 
 
+def max_out(factor: Factor, labels: Iterable[Label]) -> Factor:
+    """Maximise out ``labels`` (the max-product counterpart of ``sum_out(..., log=True)``)."""
+    labels = set(labels)
+    keep = tuple(label for label in factor.labels if label not in labels)
+    tensor = factor.tensor
+    for i in sorted((i for i, label in enumerate(factor.labels) if label in labels), reverse=True):
+        tensor = tensor.max(i).values
+    return Factor(tensor, keep)
+
+
 def expectation(cost: Factor, log_weights: Sequence[Factor], rank: Dict[Label, int],
                 cache: Optional[Dict[Any, Factor]] = None) -> torch.Tensor:
     """``sum(exp(sum(log_weights)) * cost)`` over every label, by variable elimination.
@@ -200,8 +210,10 @@ def expectation(cost: Factor, log_weights: Sequence[Factor], rank: Dict[Label, i
 
 
 def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int],
-               tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None) -> List[Factor]:
-    """Sum out the variables ``local`` from the product of ``factors`` (variable elimination).
+               tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
+               maximize: bool = False) -> List[Factor]:
+    """Sum out (or, with ``maximize``, maximise out) the variables ``local`` from the product of
+    ``factors`` (variable elimination).
 
     With ``tape``, each step appends ``(product of the factors involved, labels summed out)``.
     """
@@ -239,7 +251,8 @@ def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int],
         local -= also
         if tape is not None:
             tape.append((combined, frozenset({label} | also)))
-        factors.append(sum_out(combined, {label} | also, log=True))
+        out = {label} | also
+        factors.append(max_out(combined, out) if maximize else sum_out(combined, out, log=True))
     return factors
 
 
@@ -276,7 +289,7 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
              label_ordinals: Dict[Label, Ordinal],
              rank: Optional[Dict[Label, int]] = None,
              tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
-             ) -> Dict[Ordinal, List[Factor]]:
+             maximize: bool = False) -> Dict[Ordinal, List[Factor]]:
     """Eliminate the variables ``sum_labels`` from the plated product of ``terms``.
 
     Args:
@@ -287,6 +300,8 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
         tape: optional list; every elimination step appends ``(product, labels)``: the
             (unscaled) product of the log-factors involved and the labels it summed out, in
             order, so that the variables can be drawn back in reverse (see ``sampling``).
+        maximize: maximise the variables out instead of summing them (max-product: the
+            result is the log-density of the most probable joint value).
 
     Returns:
         ordinal -> list of scaled log-factors that no longer involve ``sum_labels``. Factors that
@@ -326,7 +341,7 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
                     f"enumerated variables"
                 )
         for ordinal, factors in _contract_component(component, sum_labels, label_ordinals,
-                                                    rank, tape).items():
+                                                    rank, tape, maximize).items():
             out[ordinal].extend(_scaled(f, scale) for f in factors)
     return out
 
@@ -345,7 +360,7 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
                         sum_labels: Set[Label], label_ordinals: Dict[Label, Ordinal],
                         rank: Dict[Label, int],
                         tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
-                        ) -> Dict[Ordinal, List[Factor]]:
+                        maximize: bool = False) -> Dict[Ordinal, List[Factor]]:
     buckets: Dict[Ordinal, List[Factor]] = defaultdict(list)
     names: Dict[Ordinal, str] = {}
     for ordinal, factor, _, name in component:
@@ -359,7 +374,7 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
             label for f in factors for label in f.labels
             if label in sum_labels and label_ordinals[label] == leaf
         }
-        for f in _eliminate(factors, local, rank, tape):
+        for f in _eliminate(factors, local, rank, tape, maximize):
             if not any(label in sum_labels for label in f.labels):
                 done[leaf].append(f)
                 continue

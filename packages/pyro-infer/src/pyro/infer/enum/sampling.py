@@ -1,4 +1,5 @@
-"""Exact joint posterior draws of model-enumerated sites: forward-filter, backward-sample.
+"""Exact joint posterior draws of model-enumerated sites: forward-filter, backward-sample; and
+the most probable joint value (max-product forward, argmax backward: Viterbi on a chain).
 
 The contraction that computes the model's log-normaliser eliminates the enumerated variables one
 step at a time; each step multiplies the factors that involve its variables and sums them out.
@@ -25,8 +26,10 @@ def _indicator(index: Factor, label: Any, size: int, dtype: torch.dtype) -> Fact
     return Factor(log_hot.masked_fill(hot == 0, -float("inf")), index.labels + (label,))
 
 
-def _draw(step: Factor, labels: FrozenSet[Any], drawn: Dict[Any, Factor]) -> Dict[Any, Factor]:
-    """Draw ``labels`` from the log-factor ``step`` given the variables already ``drawn``."""
+def _draw(step: Factor, labels: FrozenSet[Any], drawn: Dict[Any, Factor],
+          temperature: int) -> Dict[Any, Factor]:
+    """Draw ``labels`` from the log-factor ``step`` given the variables already ``drawn``
+    (``temperature`` 1), or take their most probable value (0)."""
     sizes = step.sizes()
     given = [lab for lab in step.labels if lab in drawn]
     if given:
@@ -37,7 +40,10 @@ def _draw(step: Factor, labels: FrozenSet[Any], drawn: Dict[Any, Factor]) -> Dic
     tensor = step.tensor.permute([step.labels.index(lab) for lab in batch + names])
     batch_shape = tensor.shape[: len(batch)]
     logits = tensor.reshape(batch_shape + (-1,))
-    flat = torch.distributions.Categorical(logits=logits.detach()).sample()
+    if temperature == 0:
+        flat = logits.detach().argmax(-1)
+    else:
+        flat = torch.distributions.Categorical(logits=logits.detach()).sample()
     out: Dict[Any, Factor] = {}
     for lab in reversed(names):  # unravel the joint index, last label fastest
         size = sizes[lab]
@@ -46,25 +52,28 @@ def _draw(step: Factor, labels: FrozenSet[Any], drawn: Dict[Any, Factor]) -> Dic
     return out
 
 
-def sample_site_values(model_trace: Any, guide_trace: Any) -> Dict[str, torch.Tensor]:
+def sample_site_values(model_trace: Any, guide_trace: Any,
+                       temperature: int = 1) -> Dict[str, torch.Tensor]:
     """One draw from the exact joint posterior of the sites the model enumerates, given the
-    guide's draws and the observations: ``name -> value`` in the site's batch layout (plates
-    at their dims) followed by its event shape."""
+    guide's draws and the observations (``temperature=1``), or their most probable joint value
+    (``temperature=0``): ``name -> value`` in the site's batch layout (plates at their dims)
+    followed by its event shape."""
     mf = ModelFactors(model_trace, guide_trace)
     if not mf.sum_labels:
         return {}
     tape: List[Tuple[Factor, FrozenSet[Any]]] = []
     with torch.no_grad():
-        contract(mf.terms, mf.sum_labels, mf.label_ordinals, mf.rank, tape=tape)
+        contract(mf.terms, mf.sum_labels, mf.label_ordinals, mf.rank, tape=tape,
+                 maximize=temperature == 0)
         drawn: Dict[Any, Factor] = {}
         for step, labels in reversed(tape):
-            drawn.update(_draw(step, labels, drawn))
+            drawn.update(_draw(step, labels, drawn, temperature))
     values: Dict[str, torch.Tensor] = {}
     for name, (site, info) in mf.sites.items():
         support = site_support(site)
         if name in drawn:
             index = site_layout(drawn[name], site, info)
-        else:  # no factor depends on the site's value: its posterior is uniform
+        else:  # no factor depends on the site's value: its posterior is uniform (any is a mode)
             plates = tuple(info.plate_sizes)
             shape = site_layout(Factor(torch.zeros([info.plate_sizes[p] for p in plates]),
                                        plates), site, info).shape
