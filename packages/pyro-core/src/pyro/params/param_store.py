@@ -217,6 +217,13 @@ class ParamStoreDict:
         """Return ``(name, unconstrained leaf tensor)`` pairs."""
         return self._params.items()
 
+    def get_unconstrained(self, name: str) -> Optional[torch.Tensor]:
+        """Return the unconstrained leaf tensor stored as ``name`` (nothing computed), or None.
+
+        For code that keeps its own leaf tensors in sync with the store (``PyroModule``).
+        """
+        return self._params.get(name)
+
     def get_all_param_names(self) -> KeysView[str]:
         """Return all parameter names."""
         return self._params.keys()

@@ -7,6 +7,7 @@ from typing import Any
 
 from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN, MaskedLinear, create_mask
 from pyro.nn.dense_nn import ConditionalDenseNN, DenseNN
+from pyro.nn.module import PyroModule, PyroModuleList, PyroParam, PyroSample, pyro_method
 
 __all__ = [
     "AutoRegressiveNN",
@@ -14,7 +15,12 @@ __all__ = [
     "ConditionalDenseNN",
     "DenseNN",
     "MaskedLinear",
+    "PyroModule",
+    "PyroModuleList",
+    "PyroParam",
+    "PyroSample",
     "create_mask",
+    "pyro_method",
 ]
 
 
