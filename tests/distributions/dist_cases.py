@@ -416,6 +416,12 @@ CASES += [
          lambda temp, probs: dist.RelaxedOneHotCategoricalStraightThrough(temp, probs),
          {"temp": t(0.7), "probs": _PROBS_34},
          lambda x, temp, probs: _relaxed_onehot_ref(x, temp, probs), moments=False, grad=False),
+    Case("ExtendedBinomial", lambda probs: dist.ExtendedBinomial(6, probs),
+         {"probs": t([0.3, 0.6, 0.9])},
+         lambda x, probs: st.binom.logpmf(x, 6, probs)),
+    Case("ExtendedBetaBinomial", lambda a, b: dist.ExtendedBetaBinomial(a, b, 6),
+         {"a": t([0.5, 2.0, 3.0]), "b": t([1.5, 2.0, 0.7])},
+         lambda x, a, b: st.betabinom.logpmf(x, 6, a, b)),
 ]
 
 CASE_IDS = [c.name for c in CASES]

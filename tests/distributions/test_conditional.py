@@ -163,3 +163,13 @@ def test_conditional_module_inverse():
     x = torch.tensor([0.3, -1.2])  # x = (z - ctx) / 2, so z = 2 x + ctx and |dz/dx| = 2
     want = dist.Normal(0.0, 1.0).log_prob(2.0 * x + ctx) + torch.log(torch.tensor(2.0))
     torch.testing.assert_close(d.log_prob(x), want)
+
+
+def test_torch_transforms_get_clear_cache_as_in_pyro():
+    t = tt.ExpTransform(cache_size=1)
+    composed = tt.ComposeTransform([t, tt.AffineTransform(1.0, 2.0, cache_size=1)], cache_size=1)
+    composed(torch.ones(2))
+    assert t._cached_x_y[0] is not None
+    composed.clear_cache()
+    assert t._cached_x_y == (None, None) and composed._cached_x_y == (None, None)
+    tt.ExpTransform().clear_cache()  # no cache: nothing to do

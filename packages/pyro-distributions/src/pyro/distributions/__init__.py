@@ -8,7 +8,7 @@ Every class of :mod:`torch.distributions` is here under its own name with Pyro's
 
 from typing import Any
 
-from pyro.distributions import constraints, transforms  # noqa: F401  (submodules)
+from pyro.distributions import constraints, torch_patch, transforms  # noqa: F401  (submodules)
 from pyro.distributions.conditional import (
     ConditionalDistribution,
     ConditionalTransform,
@@ -23,7 +23,10 @@ from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
 from pyro.distributions.distribution import Distribution
 from pyro.distributions.empirical import Empirical
 from pyro.distributions.exponential_family import ExponentialFamily
+from pyro.distributions.extended_beta_binomial import ExtendedBetaBinomial
+from pyro.distributions.extended_binomial import ExtendedBinomial
 from pyro.distributions.folded import FoldedDistribution
+from pyro.distributions.grouped_normal_normal import GroupedNormalNormal
 from pyro.distributions.improper_uniform import ImproperUniform
 from pyro.distributions.kl import kl_divergence, register_kl
 from pyro.distributions.lkj import LKJ
@@ -74,6 +77,7 @@ _PYRO_DISTRIBUTIONS = [
     "OrderedLogistic", "ProjectedNormal", "RelaxedBernoulliStraightThrough",
     "RelaxedOneHotCategoricalStraightThrough", "SkewLogistic", "SoftAsymmetricLaplace",
     "SoftLaplace",
+    "ExtendedBetaBinomial", "ExtendedBinomial", "GroupedNormalNormal",
 ]
 
 __all__ = sorted(

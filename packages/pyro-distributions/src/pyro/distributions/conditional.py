@@ -102,11 +102,7 @@ class ConstantConditionalTransform(ConditionalTransform):
 
     def clear_cache(self) -> None:
         """Forget the cached input/output pair of the wrapped transform."""
-        clear = getattr(self.transform, "clear_cache", None)
-        if clear is not None:
-            clear()
-        elif getattr(self.transform, "_cache_size", 0) == 1:
-            self.transform._cached_x_y = None, None
+        self.transform.clear_cache()
 
 
 def _as_conditional_transform(t: Any) -> ConditionalTransform:
@@ -174,9 +170,8 @@ class ConditionalTransformedDistribution(ConditionalDistribution):
         """Forget the cached pairs of the constant transforms (conditioned ones are new each
         time)."""
         for t in self.transforms:
-            clear = getattr(t, "clear_cache", None)
-            if clear is not None:
-                clear()
+            if isinstance(t, ConstantConditionalTransform):
+                t.clear_cache()
 
 
 __all__ = [

@@ -1,0 +1,25 @@
+"""Methods Pyro 1.9 adds to torch's classes, added here on import as Pyro does.
+
+- ``Transform.clear_cache()``: forget the cached ``(x, y)`` pair of a transform made with
+  ``cache_size=1`` (a composition forgets its parts' pairs too). Flows call it between training
+  steps; user code calls it on any torch transform.
+"""
+
+from __future__ import annotations
+
+from torch.distributions.transforms import ComposeTransform, Transform
+
+
+def _clear_cache(self: Transform) -> None:
+    """Forget the cached input/output pair (nothing to do without a cache)."""
+    if getattr(self, "_cache_size", 0) == 1:
+        self._cached_x_y = None, None
+    if isinstance(self, ComposeTransform):
+        for part in self.parts:
+            part.clear_cache()
+
+
+if not hasattr(Transform, "clear_cache"):
+    Transform.clear_cache = _clear_cache  # type: ignore[attr-defined]
+
+__all__: list = []
