@@ -1,5 +1,5 @@
 """Bijective activation functions as transforms: :class:`ELUTransform` and
-:class:`LeakyReLUTransform`."""
+:class:`LeakyReLUTransform`, and their helpers :func:`elu` and :func:`leaky_relu`."""
 
 from __future__ import annotations
 
@@ -55,4 +55,14 @@ class LeakyReLUTransform(Transform):
         return torch.where(x >= 0.0, torch.zeros_like(x), torch.ones_like(x) * math.log(0.01))
 
 
-__all__ = ["ELUTransform", "LeakyReLUTransform"]
+def elu() -> ELUTransform:
+    """Build an :class:`ELUTransform` (Pyro's helper; no arguments)."""
+    return ELUTransform()
+
+
+def leaky_relu() -> LeakyReLUTransform:
+    """Build a :class:`LeakyReLUTransform` (Pyro's helper; no arguments)."""
+    return LeakyReLUTransform()
+
+
+__all__ = ["ELUTransform", "LeakyReLUTransform", "elu", "leaky_relu"]

@@ -1,6 +1,6 @@
 """Transforms onto lower-triangular (Cholesky) factors: :class:`CholeskyTransform`,
-:class:`CorrMatrixCholeskyTransform`, :class:`SoftplusLowerCholeskyTransform` and
-:class:`UnitLowerCholeskyTransform`."""
+:class:`CorrMatrixCholeskyTransform`, :class:`SoftplusLowerCholeskyTransform`,
+:class:`UnitLowerCholeskyTransform` and the deprecated :class:`CorrLCholeskyTransform`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.distributions.transforms import Transform
+from torch.distributions.transforms import CorrCholeskyTransform, Transform
 
 from pyro.distributions import constraints
 
@@ -99,8 +99,29 @@ class UnitLowerCholeskyTransform(Transform):
         return x.new_zeros(x.shape[:-2])
 
 
+class CorrLCholeskyTransform(CorrCholeskyTransform):
+    """Deprecated name of torch's :class:`~torch.distributions.transforms.CorrCholeskyTransform`
+    (unconstrained vectors of size ``D (D - 1) / 2`` to Cholesky factors of ``D x D``
+    correlation matrices); the first construction warns (``FutureWarning``)."""
+
+    def __init__(self, cache_size: int = 0) -> None:
+        from pyro.util import warn_once
+
+        warn_once(
+            "CorrLCholeskyTransform",
+            "class CorrLCholeskyTransform is deprecated in favor of CorrCholeskyTransform.",
+        )
+        super().__init__(cache_size=cache_size)
+
+    def with_cache(self, cache_size: int = 1) -> "CorrLCholeskyTransform":
+        if self._cache_size == cache_size:
+            return self
+        return type(self)(cache_size=cache_size)
+
+
 __all__ = [
     "CholeskyTransform",
+    "CorrLCholeskyTransform",
     "CorrMatrixCholeskyTransform",
     "SoftplusLowerCholeskyTransform",
     "UnitLowerCholeskyTransform",

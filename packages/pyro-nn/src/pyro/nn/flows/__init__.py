@@ -9,12 +9,21 @@ returns; the seed manual's names go to ``pyro.distributions``:
   ``ConditionalAffineAutoregressive`` and their helpers
 - :mod:`~pyro.nn.flows.affine_coupling`: ``AffineCoupling``, ``ConditionalAffineCoupling``
 - :mod:`~pyro.nn.flows.batchnorm`: ``BatchNorm``
+- :mod:`~pyro.nn.flows.block_autoregressive`: ``BlockAutoregressive``
+- :mod:`~pyro.nn.flows.generalized_channel_permute`: ``GeneralizedChannelPermute``,
+  ``ConditionalGeneralizedChannelPermute``
 - :mod:`~pyro.nn.flows.householder`: ``Householder``, ``ConditionalHouseholder``
+- :mod:`~pyro.nn.flows.matrix_exponential`: ``MatrixExponential``,
+  ``ConditionalMatrixExponential``
+- :mod:`~pyro.nn.flows.neural_autoregressive`: ``NeuralAutoregressive``,
+  ``ConditionalNeuralAutoregressive``
 - :mod:`~pyro.nn.flows.permute`: the helper ``permute`` (of pyro-distributions' ``Permute``)
 - :mod:`~pyro.nn.flows.planar`: ``Planar``, ``ConditionalPlanar``
+- :mod:`~pyro.nn.flows.polynomial`: ``Polynomial``
 - :mod:`~pyro.nn.flows.radial`: ``Radial``, ``ConditionalRadial``
 - :mod:`~pyro.nn.flows.seed`: ``Bijector``, ``InverseAutoRegressiveFlow`` (the Pyro 0.1 names)
   -> ``pyro.distributions``
+- :mod:`~pyro.nn.flows.sylvester`: ``Sylvester`` (a ``Householder``)
 - :mod:`~pyro.nn.flows.util`: helpers the flows share (not registered)
 
 Each class has its lower-case helper (``affine_autoregressive(input_dim, hidden_dims=None,
@@ -30,15 +39,23 @@ from pyro.nn.flows import (
     affine_autoregressive,
     affine_coupling,
     batchnorm,
+    block_autoregressive,
+    generalized_channel_permute,
     householder,
+    matrix_exponential,
+    neural_autoregressive,
     permute,
     planar,
+    polynomial,
     radial,
+    sylvester,
 )
 from pyro.nn.flows.seed import Bijector, InverseAutoRegressiveFlow
 
 _FLOW_MODULES: Tuple[ModuleType, ...] = (
-    affine_autoregressive, affine_coupling, batchnorm, householder, permute, planar, radial,
+    affine_autoregressive, affine_coupling, batchnorm, block_autoregressive,
+    generalized_channel_permute, householder, matrix_exponential, neural_autoregressive, permute,
+    planar, polynomial, radial, sylvester,
 )
 
 #: What pyro-nn registers in ``pyro.distributions.transforms``, by name.
