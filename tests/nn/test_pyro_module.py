@@ -442,3 +442,25 @@ def test_jit_compiled_log_prob_and_script():
     x = torch.randn(4, 3)
     scripted = torch.jit.script(lin)
     torch.testing.assert_close(scripted(x), x @ lin.weight.detach().T + lin.bias.detach())
+
+
+def test_local_mode_through_pyro_settings_as_in_pyro():
+    assert pyro.settings.get("module_local_params") is False
+
+    class M(PyroModule):
+        def __init__(self):
+            super().__init__()
+            self.loc = PyroParam(torch.tensor(1.0))
+
+        def forward(self):
+            return pyro.sample("x", dist.Normal(self.loc, 1.0))
+
+    with pyro.settings.context(module_local_params=True):
+        assert pyro.settings.get("module_local_params") is True
+        M()()
+        assert list(pyro.get_param_store().keys()) == []
+    assert pyro.settings.get("module_local_params") is False
+    M()()
+    assert list(pyro.get_param_store().keys()) == ["loc"]
+    with pytest.raises(TypeError, match="module_local_params must be a bool"):
+        pyro.settings.set(module_local_params=1)

@@ -99,7 +99,7 @@ if not any(isinstance(f, _MissingSubpackageFinder) for f in sys.meta_path):
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES or name in ("plugins", "ops"):
+    if name in _SUBPACKAGES or name in ("plugins", "ops", "settings"):
         return importlib.import_module(f"pyro.{name}")
     raise AttributeError(f"module 'pyro' has no attribute '{name}'")
 

@@ -58,6 +58,15 @@ def pyro_register_nn(registry: Any) -> None:
 
 
 @hookspec
+def pyro_register_settings(registry: Any) -> None:
+    """Add global settings: ``registry.add(alias, pyro.settings.Setting(modulename, deepname,
+    validator))``; each is read and written through ``pyro.settings.get/set/context(alias)``.
+
+    Give the module and attribute by name: nothing is imported until the setting is used.
+    """
+
+
+@hookspec
 def pyro_svi_step(svi: Any, step: int, loss: float) -> None:
     """Called once after every ``SVI.step``, with the step's index (from 0) and its loss.
 

@@ -13,6 +13,7 @@ NAMESPACES: Dict[str, str] = {
     "inference": "pyro.infer",
     "optimizers": "pyro.optim",
     "nn": "pyro.nn",
+    "settings": "pyro.settings",
 }
 
 #: Registry kind -> the registration hook that fills it.

@@ -42,3 +42,17 @@ def pyro_register_inference(registry: Any) -> None:
 
     registry.add("AutoIAFNormal", AutoIAFNormal)
     registry.add("AutoNormalizingFlow", AutoNormalizingFlow)
+
+
+@hookimpl
+def pyro_register_settings(registry: Any) -> None:
+    from pyro.settings import Setting
+
+    registry.add("module_local_params", Setting(
+        "pyro.nn._module_context", "_MODULE_LOCAL_PARAMS", _check_module_local_params))
+
+
+def _check_module_local_params(value: Any) -> None:
+    from pyro.nn._module_context import _validate_module_local_params
+
+    _validate_module_local_params(value)
