@@ -179,3 +179,24 @@ def test_autonormal_fits_normal_normal_posterior():
     assert guide.scales.z.item() == pytest.approx(math.sqrt(1 / (n + 1)), abs=0.03)
     q = guide.quantiles([0.5], DATA)["z"]
     assert q.item() == pytest.approx(DATA.sum().item() / (n + 1), abs=0.03)
+
+
+def test_guides_pickle_and_keep_the_model_out_of_their_modules():
+    import pickle
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(1.0))
+
+        def forward(self):
+            pyro.sample("z", D.Normal(0.0, 1.0))
+
+    model = Model()
+    for cls in (AutoNormal, AutoDelta):
+        guide = cls(model)
+        guide()
+        assert guide.model is model
+        assert [n for n, _ in guide.named_parameters()] == []  # the model's are not the guide's
+        copy = pickle.loads(pickle.dumps(guide))
+        assert type(copy) is cls and isinstance(copy.model, Model)

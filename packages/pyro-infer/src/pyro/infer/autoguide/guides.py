@@ -36,6 +36,10 @@ class _ParamView:
         self._kind = kind
 
     def __getattr__(self, name: str) -> torch.Tensor:
+        if name.startswith("__") or name in ("_guide", "_kind"):
+            # Not a site: copy/pickle probe dunders, and look up our own fields before
+            # __init__ has set them (unpickling), without recursing.
+            raise AttributeError(name)
         key = self._guide._param_name(self._kind, name)
         store = pyro.get_param_store()
         if key not in store:
@@ -59,12 +63,19 @@ class AutoGuide(torch.nn.Module):
 
     def __init__(self, model: Callable, *, create_plates: Optional[Callable] = None) -> None:
         super().__init__()
-        self.model = model
+        # In a tuple, so that a model that is an nn.Module (a PyroModule) does not become a
+        # submodule: its parameters are not the guide's (as in Pyro).
+        self._model = (model,)
         self.create_plates = create_plates
         self.prototype_trace: Any = None
         self._prototype_frames: Dict[str, Any] = {}
         self._pyro_name = type(self).__name__
         self.plates: Dict[str, Any] = {}
+
+    @property
+    def model(self) -> Callable:
+        """The model this guide was built for."""
+        return self._model[0]
 
     def _param_name(self, kind: Optional[str], site: str) -> str:
         return f"{self._pyro_name}.{kind}.{site}" if kind else f"{self._pyro_name}.{site}"
