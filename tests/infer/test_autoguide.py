@@ -181,22 +181,25 @@ def test_autonormal_fits_normal_normal_posterior():
     assert q.item() == pytest.approx(DATA.sum().item() / (n + 1), abs=0.03)
 
 
+class _ModuleModel(torch.nn.Module):
+    """A model that is an nn.Module with a parameter of its own (module level: picklable)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.tensor(1.0))
+
+    def forward(self):
+        pyro.sample("z", D.Normal(0.0, 1.0))
+
+
 def test_guides_pickle_and_keep_the_model_out_of_their_modules():
     import pickle
 
-    class Model(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.scale = torch.nn.Parameter(torch.tensor(1.0))
-
-        def forward(self):
-            pyro.sample("z", D.Normal(0.0, 1.0))
-
-    model = Model()
+    model = _ModuleModel()
     for cls in (AutoNormal, AutoDelta):
         guide = cls(model)
         guide()
         assert guide.model is model
         assert [n for n, _ in guide.named_parameters()] == []  # the model's are not the guide's
         copy = pickle.loads(pickle.dumps(guide))
-        assert type(copy) is cls and isinstance(copy.model, Model)
+        assert type(copy) is cls and isinstance(copy.model, _ModuleModel)
