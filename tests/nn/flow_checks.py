@@ -87,7 +87,10 @@ def assert_works_in_transformed_distribution(transform: torch.distributions.Tran
     assert s.shape == (batch, input_dim) and s.dtype == dtype and not s.requires_grad
     z = base.sample((batch,))
     y = transform(z)
-    want = base.log_prob(z).sum(-1) - transform.log_abs_det_jacobian(z, y)
+    log_det = transform.log_abs_det_jacobian(z, y)
+    if log_det.dim() > 1:  # an element-wise transform: its log-det summed over the event
+        log_det = log_det.sum(-1)
+    want = base.log_prob(z).sum(-1) - log_det
     got = flow_dist.log_prob(y)
     assert got.shape == (batch,) and got.dtype == dtype
     torch.testing.assert_close(got, want, atol=atol, rtol=atol)

@@ -23,6 +23,11 @@ returns; the seed manual's names go to ``pyro.distributions``:
 - :mod:`~pyro.nn.flows.radial`: ``Radial``, ``ConditionalRadial``
 - :mod:`~pyro.nn.flows.seed`: ``Bijector``, ``InverseAutoRegressiveFlow`` (the Pyro 0.1 names)
   -> ``pyro.distributions``
+- :mod:`~pyro.nn.flows.spline`: ``Spline``, ``ConditionalSpline`` (and the rational-quadratic
+  spline maths the spline flows share)
+- :mod:`~pyro.nn.flows.spline_autoregressive`: ``SplineAutoregressive``,
+  ``ConditionalSplineAutoregressive``
+- :mod:`~pyro.nn.flows.spline_coupling`: ``SplineCoupling``
 - :mod:`~pyro.nn.flows.sylvester`: ``Sylvester`` (a ``Householder``)
 - :mod:`~pyro.nn.flows.util`: helpers the flows share (not registered)
 
@@ -48,6 +53,9 @@ from pyro.nn.flows import (
     planar,
     polynomial,
     radial,
+    spline,
+    spline_autoregressive,
+    spline_coupling,
     sylvester,
 )
 from pyro.nn.flows.seed import Bijector, InverseAutoRegressiveFlow
@@ -55,7 +63,7 @@ from pyro.nn.flows.seed import Bijector, InverseAutoRegressiveFlow
 _FLOW_MODULES: Tuple[ModuleType, ...] = (
     affine_autoregressive, affine_coupling, batchnorm, block_autoregressive,
     generalized_channel_permute, householder, matrix_exponential, neural_autoregressive, permute,
-    planar, polynomial, radial, sylvester,
+    planar, polynomial, radial, spline, spline_autoregressive, spline_coupling, sylvester,
 )
 
 #: What pyro-nn registers in ``pyro.distributions.transforms``, by name.
