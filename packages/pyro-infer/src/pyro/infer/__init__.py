@@ -31,6 +31,11 @@ from pyro.infer.search import Search
 __all__ += ["EmpiricalMarginal", "Importance", "Predictive", "Search", "TracePosterior",
             "vectorized_importance_weights"]
 
+# --- Markov chain Monte Carlo ----------------------------------------------------------------
+from pyro.infer.mcmc import HMC, MCMC, NUTS
+
+__all__ += ["HMC", "MCMC", "NUTS"]
+
 # --- discrete latents --------------------------------------------------------------------------
 from pyro.infer.discrete import infer_discrete  # noqa: E402
 

@@ -1,0 +1,18 @@
+"""Markov chain Monte Carlo (``pyro.infer.mcmc``): kernels, the runner and their helpers.
+
+- :mod:`~pyro.infer.mcmc.mcmc_kernel`: :class:`MCMCKernel`, the base of every kernel;
+- :mod:`~pyro.infer.mcmc.hmc` / :mod:`~pyro.infer.mcmc.nuts`: :class:`HMC`, :class:`NUTS`;
+- :mod:`~pyro.infer.mcmc.rwkernel`: :class:`RandomWalkKernel`;
+- :mod:`~pyro.infer.mcmc.adaptation`: the warm-up schedule, step size and mass matrix;
+- :mod:`~pyro.infer.mcmc.potential`: the potential energy built from a model's trace;
+- :mod:`~pyro.infer.mcmc.util`: ``initialize_model``, ``summary``, ``diagnostics``, ...;
+- :mod:`~pyro.infer.mcmc.api`: :class:`MCMC`, the runner.
+"""
+
+from pyro.infer.mcmc.api import MCMC
+from pyro.infer.mcmc.hmc import HMC
+from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
+from pyro.infer.mcmc.nuts import NUTS
+from pyro.infer.mcmc.rwkernel import RandomWalkKernel
+
+__all__ = ["HMC", "MCMC", "MCMCKernel", "NUTS", "RandomWalkKernel"]

@@ -1,0 +1,284 @@
+"""``MCMC``: runs a kernel for several chains, collects the samples, summarises them.
+
+Several NUTS chains of a model run as one batch (the chain as a batch dim of the model, trees
+built in lockstep: :mod:`~pyro.infer.mcmc.vectorized`) when the model allows it; otherwise,
+and for every other kernel, chains run one after another in this process (each with its own
+warm-up). Samples are kept in unconstrained space while running and mapped to their supports
+once at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+
+from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
+from pyro.infer.mcmc.util import diagnostics, print_summary, select_samples
+
+__all__ = ["MCMC"]
+
+Params = Dict[str, torch.Tensor]
+
+
+def _progress_bar(total: int, desc: str, disable: bool) -> Any:
+    if disable:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar
+        return None
+    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True)
+
+
+class MCMC:
+    """Run an MCMC kernel (e.g. :class:`~pyro.infer.mcmc.NUTS`) and keep its samples.
+
+    Args:
+        kernel: an :class:`~pyro.infer.mcmc.mcmc_kernel.MCMCKernel`.
+        num_samples: the number of samples kept per chain.
+        warmup_steps: the number of warm-up (adaptation) steps per chain (default:
+            ``num_samples``).
+        initial_params: unconstrained initial values (with a leading chain dim when
+            ``num_chains > 1``).
+        num_chains: the number of independent chains (run one after another).
+        hook_fn: ``hook_fn(kernel, params, stage, i)`` called after every step, with stage
+            ``"Warmup"`` or ``"Sample"``.
+        mp_context: accepted for compatibility; chains always run in this process.
+        disable_progbar: no progress bar.
+        disable_validation: run with distribution validation off (divergent trajectories
+            reach invalid values).
+        transforms: ``site -> transform`` to the unconstrained space (default: the
+            kernel's).
+        save_params: the sites to keep (default: all).
+    """
+
+    def __init__(self, kernel: MCMCKernel, num_samples: int, warmup_steps: Optional[int] = None,
+                 initial_params: Optional[Params] = None, num_chains: int = 1,
+                 hook_fn: Optional[Callable] = None, mp_context: Any = None,
+                 disable_progbar: bool = False, disable_validation: bool = True,
+                 transforms: Optional[Dict[str, Any]] = None,
+                 save_params: Optional[List[str]] = None) -> None:
+        if not isinstance(kernel, MCMCKernel):
+            raise TypeError(f"MCMC: kernel must be an MCMCKernel, got {type(kernel).__name__}")
+        if int(num_samples) != num_samples or num_samples < 1:
+            raise ValueError(f"MCMC: num_samples must be a positive integer, got {num_samples!r}")
+        if num_chains < 1:
+            raise ValueError(f"MCMC: num_chains must be positive, got {num_chains!r}")
+        self.kernel = kernel
+        self.num_samples = int(num_samples)
+        self.warmup_steps = self.num_samples if warmup_steps is None else int(warmup_steps)
+        self.num_chains = num_chains
+        self.hook_fn = hook_fn
+        self.mp_context = mp_context
+        self.disable_progbar = disable_progbar
+        self.disable_validation = disable_validation
+        self.transforms = transforms
+        self.save_params = save_params
+        self.initial_params = initial_params
+        if initial_params is not None:
+            self._validate_initial_params(initial_params)
+        self._samples: Optional[Params] = None
+        self._diagnostics: List[Dict[str, Any]] = []
+        self._args: tuple = ()
+        self._kwargs: dict = {}
+
+    def _validate_initial_params(self, initial_params: Params) -> None:
+        for name, value in initial_params.items():
+            if self.num_chains > 1 and (value.dim() == 0 or value.shape[0] != self.num_chains):
+                raise ValueError(
+                    f"MCMC: initial_params['{name}'] has shape {tuple(value.shape)}; with "
+                    f"num_chains={self.num_chains} it needs a leading dim of that size")
+
+    def _chain_initial_params(self, chain: int, base: Optional[Params]) -> Optional[Params]:
+        if base is None:
+            return None
+        if self.num_chains == 1:
+            return base
+        return {k: v[chain] for k, v in base.items()}
+
+    def _run_chain(self, chain: int, base: Optional[Params], args: tuple, kwargs: dict
+                   ) -> Params:
+        kernel = self.kernel
+        init = self._chain_initial_params(chain, base)
+        if init is not None or getattr(kernel, "model", None) is not None:
+            kernel.initial_params = init
+        kernel.setup(self.warmup_steps, *args, **kwargs)
+        params = kernel.initial_params
+        if params is None:
+            raise ValueError("MCMC: the kernel has no initial_params after setup")
+        total = self.warmup_steps + self.num_samples
+        label = f" [{chain}]" if self.num_chains > 1 else ""
+        bar = _progress_bar(total, "Warmup" + label, self.disable_progbar)
+        keep = self.save_params
+        draws: List[Params] = []
+        hook = self.hook_fn
+        try:
+            for i in range(total):
+                warm = i < self.warmup_steps
+                params = kernel.sample(params)
+                if not warm:
+                    draws.append({k: v for k, v in params.items() if keep is None or k in keep})
+                if hook is not None:
+                    hook(kernel, params, "Warmup" if warm else "Sample",
+                         i if warm else i - self.warmup_steps)
+                if bar is not None:
+                    if i == self.warmup_steps:
+                        bar.set_description("Sample" + label, refresh=False)
+                    info = kernel.logging()
+                    if info:
+                        bar.set_postfix(info, refresh=False)
+                    bar.update()
+            self._diagnostics.append(kernel.diagnostics())
+        finally:
+            if bar is not None:
+                bar.close()
+            kernel.cleanup()
+        names = list(draws[0]) if draws else []
+        return {k: torch.stack([d[k] for d in draws]) for k in names}
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run every chain on the model's arguments ``args``/``kwargs``."""
+        import pyro
+
+        self._args, self._kwargs = args, kwargs
+        self._diagnostics = []
+        base = self.initial_params
+        if base is None and getattr(self.kernel, "model", None) is None:
+            base = getattr(self.kernel, "initial_params", None)
+            if base is not None and self.num_chains > 1:
+                base = {k: v.expand((self.num_chains,) + v.shape) for k, v in base.items()}
+        validation = (pyro.validation_enabled(False) if self.disable_validation
+                      else contextlib.nullcontext())
+        chains = None
+        self.vectorized = False
+        with validation:
+            if self.num_chains > 1 and self._can_vectorize():
+                from pyro.infer.mcmc.vectorized import NotVectorizable
+
+                try:
+                    chains = self._run_vectorized(base, args, kwargs)
+                    self.vectorized = True
+                except NotVectorizable:
+                    chains = None
+            if chains is None:
+                chains = [self._run_chain(chain, base, args, kwargs)
+                          for chain in range(self.num_chains)]
+        transforms = self.transforms
+        if transforms is None:
+            transforms = getattr(self.kernel, "transforms", None) or {}
+        samples: Params = OrderedDict()
+        for name in chains[0]:
+            value = torch.stack([c[name] for c in chains])
+            t = transforms.get(name)
+            samples[name] = t.inv(value) if t is not None else value
+        self._samples = samples
+
+    def _can_vectorize(self) -> bool:
+        from pyro.infer.mcmc.nuts import NUTS
+
+        kernel = self.kernel
+        return (type(kernel) is NUTS and kernel.model is not None and not kernel._jit_compile
+                and kernel.use_multinomial_sampling)
+
+    def _run_vectorized(self, base: Optional[Params], args: tuple, kwargs: dict
+                        ) -> List[Params]:
+        """Run every chain as one batch; raises ``NotVectorizable`` before any step when the
+        model does not allow it."""
+        from pyro.infer.mcmc.hmc import _Layout
+        from pyro.infer.mcmc.util import initialize_model
+        from pyro.infer.mcmc.vectorized import NotVectorizable, VectorizedNUTS, batched_potential
+        from pyro.infer.util import plate_nesting
+
+        kernel = self.kernel
+        init, potential_fn, transforms, prototype = initialize_model(
+            kernel.model, args, kwargs, transforms=kernel.transforms,
+            max_plate_nesting=kernel._max_plate_nesting, num_chains=self.num_chains,
+            init_strategy=kernel._init_strategy, initial_params=base)
+        if potential_fn.enumerated:
+            raise NotVectorizable("enumerated sites")
+        layout = _Layout({k: v[0] for k, v in init.items()})
+        z = torch.stack([layout.flatten({k: v[c] for k, v in init.items()})
+                         for c in range(self.num_chains)]).detach()
+        batched = batched_potential(potential_fn, prototype, layout, self.num_chains,
+                                    plate_nesting(prototype), z)
+        kernel.potential_fn, kernel.transforms = potential_fn, transforms
+        runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps)
+        total = self.warmup_steps + self.num_samples
+        bar = _progress_bar(total, "Warmup", self.disable_progbar)
+        hook = self.hook_fn
+        draws = []
+        try:
+            for i in range(total):
+                warm = i < self.warmup_steps
+                zs = runner.sample()
+                if not warm:
+                    draws.append(zs)
+                if hook is not None:
+                    for c in range(self.num_chains):
+                        hook(kernel, layout.unflatten(zs[c]), "Warmup" if warm else "Sample",
+                             i if warm else i - self.warmup_steps)
+                if bar is not None:
+                    if i == self.warmup_steps:
+                        bar.set_description("Sample", refresh=False)
+                    steps = [a.step_size for a in runner.adapters]
+                    bar.set_postfix({"step size": "{:.2e}".format(sum(steps) / len(steps)),
+                                     "acc. prob": "{:.3f}".format(
+                                         sum(runner.mean_accept) / len(steps))}, refresh=False)
+                    bar.update()
+        finally:
+            if bar is not None:
+                bar.close()
+        # The kernel's own properties (step_size, inverse_mass_matrix) read chain 0's state.
+        kernel._layout, kernel._mass = layout, runner.masses[0]
+        kernel._adapter.step_size = runner.adapters[0].step_size
+        self._diagnostics = [
+            {"divergences": runner.divergences[c],
+             "acceptance rate": runner.accept_cnt[c] / self.num_samples}
+            for c in range(self.num_chains)]
+        stacked = torch.stack(draws, dim=1)  # (chains, draws, D)
+        keep = self.save_params
+        chains = []
+        for c in range(self.num_chains):
+            per_site = {name: part.reshape((self.num_samples,) + shape)
+                        for name, part, shape in zip(layout.names,
+                                                     stacked[c].split(layout.sizes, dim=-1),
+                                                     layout.shapes)}
+            chains.append({k: v for k, v in per_site.items() if keep is None or k in keep})
+        return chains
+
+    def get_samples(self, num_samples: Optional[int] = None,
+                    group_by_chain: bool = False) -> Params:
+        """The samples of every site, in their supports.
+
+        Args:
+            num_samples: a random subset of this many draws (all when ``None``).
+            group_by_chain: keep the chain dim: shape ``(chains, draws) + site_shape``
+                instead of ``(chains * draws,) + site_shape``.
+        """
+        if self._samples is None:
+            raise RuntimeError("MCMC.get_samples: call run() first")
+        samples = self._samples
+        if not group_by_chain:
+            samples = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples.items()}
+        return select_samples(samples, num_samples, group_by_chain)
+
+    def diagnostics(self) -> Dict[str, Any]:
+        """``n_eff`` and ``r_hat`` of every site, and each chain's divergences and
+        acceptance rate."""
+        out: Dict[str, Any] = diagnostics(self.get_samples(group_by_chain=True))
+        for i, diag in enumerate(self._diagnostics):
+            for key, value in diag.items():
+                out.setdefault(key, {})[f"chain {i}"] = value
+        return out
+
+    def summary(self, prob: float = 0.9) -> None:
+        """Print the mean, std, median, ``prob`` interval, ``n_eff`` and ``r_hat`` of every
+        site, and the number of divergences."""
+        print_summary(self.get_samples(group_by_chain=True), prob=prob)
+        diag = self.diagnostics()
+        if "divergences" in diag:
+            total = sum(len(v) for v in diag["divergences"].values())
+            print(f"Number of divergences: {total}")
