@@ -13,6 +13,8 @@ import sys
 from typing import Any
 
 from pyro import poutine
+from pyro._barrier import barrier
+from pyro.logger import log
 from pyro.poutine.handlers import condition, do, markov
 from pyro.primitives import (
     clear_param_store,
@@ -101,11 +103,14 @@ if not any(isinstance(f, _MissingSubpackageFinder) for f in sys.meta_path):
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES or name in ("plugins", "ops", "settings"):
         return importlib.import_module(f"pyro.{name}")
+    if name == "render_model":  # lives in pyro-infer, which pyro-core cannot import eagerly
+        return importlib.import_module("pyro.infer.inspect").render_model
     raise AttributeError(f"module 'pyro' has no attribute '{name}'")
 
 
 __all__ = [
     "__version__",
+    "barrier",
     "clear_param_store",
     "condition",
     "deterministic",
@@ -115,6 +120,7 @@ __all__ = [
     "get_param_store",
     "iarange",
     "irange",
+    "log",
     "markov",
     "module",
     "observe",

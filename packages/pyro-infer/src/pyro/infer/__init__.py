@@ -36,6 +36,15 @@ from pyro.infer.mcmc import HMC, MCMC, NUTS
 
 __all__ += ["HMC", "MCMC", "NUTS"]
 
+# --- predictive sampling and seeing the model --------------------------------------------------
+from pyro.infer import inspect  # noqa: E402,F401  (pyro.infer.inspect, as Pyro has it)
+from pyro.infer.plotting import plot_losses  # noqa: E402
+from pyro.infer.predictive import MHResampler, WeighedPredictive, WeighedPredictiveResults  # noqa: E402
+from pyro.infer.trace_predictive import TracePredictive  # noqa: E402
+
+__all__ += ["MHResampler", "TracePredictive", "WeighedPredictive", "WeighedPredictiveResults",
+            "plot_losses"]
+
 # --- discrete latents --------------------------------------------------------------------------
 from pyro.infer.discrete import infer_discrete  # noqa: E402
 

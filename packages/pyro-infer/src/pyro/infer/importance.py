@@ -14,6 +14,7 @@ from pyro.infer.abstract_infer import TracePosterior
 from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import prune_subsample_sites, site_is_subsample
+from pyro.infer.psis import psis_k_from_log_weights
 
 _PARTICLE_PLATE = "_num_importance_samples"
 
@@ -226,3 +227,38 @@ class Importance(TracePosterior):
         """Effective sample size of the weights, ``1 / sum(w_i**2)`` for normalised ``w``."""
         log_w = self.get_normalized_weights(log_scale=True)
         return torch.exp(-torch.logsumexp(2 * log_w, 0))
+
+
+def psis_diagnostic(model: Callable, guide: Callable, *args: Any, **kwargs: Any) -> float:
+    """Return the PSIS tail index k of the importance ratios of ``guide`` against ``model``.
+
+    ``k < 0.5``: the guide is a good approximation of the posterior; ``0.5 <= k <= 0.7``: usable
+    but suboptimal; ``k > 0.7``: poor. Model and guide must be vectorizable with static
+    structure; ``args``/``kwargs`` go to both.
+
+    Keyword Args:
+        num_particles: number of model/guide runs (default 1000).
+        max_simultaneous_particles: runs drawn in one vectorized batch (default
+            ``num_particles``); it must divide ``num_particles``.
+        max_plate_nesting: bound on the plates of model and guide (default 7).
+
+    Returns:
+        k as a float.
+    """
+    num_particles = kwargs.pop("num_particles", 1000)
+    max_simultaneous = kwargs.pop("max_simultaneous_particles", num_particles)
+    max_plate_nesting = kwargs.pop("max_plate_nesting", 7)
+    if num_particles % max_simultaneous != 0:
+        raise ValueError(f"psis_diagnostic: num_particles={num_particles} must be divisible by "
+                         f"max_simultaneous_particles={max_simultaneous}")
+    chunks = []
+    with torch.no_grad():
+        for _ in range(num_particles // max_simultaneous):
+            log_w, _, _ = vectorized_importance_weights(
+                model, guide, *args, num_samples=max_simultaneous,
+                max_plate_nesting=max_plate_nesting, normalized=False, **kwargs)
+            chunks.append(log_w.reshape(-1))
+    log_w = torch.cat(chunks).double()
+    return psis_k_from_log_weights(log_w)
+
+

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Dict, Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 import torch
 
@@ -83,7 +84,7 @@ class Predictive(torch.nn.Module):
     """
 
     def __init__(self, model: Callable, posterior_samples: Optional[Dict[str, torch.Tensor]] = None,
-                 *, guide: Optional[Callable] = None, num_samples: Optional[int] = None,
+                 guide: Optional[Callable] = None, num_samples: Optional[int] = None,
                  return_sites: Iterable[str] = (), parallel: bool = False) -> None:
         super().__init__()
         if posterior_samples is None:
@@ -122,11 +123,12 @@ class Predictive(torch.nn.Module):
         return found
 
     def _predict(self, fn: Callable, samples: Dict[str, torch.Tensor], return_sites: Any,
-                 args: tuple, kwargs: dict, return_trace: bool = False) -> Any:
+                 args: tuple, kwargs: dict, return_trace: bool = False,
+                 keep_log_prob: bool = False) -> Any:
         structure = self._structure(fn, args, kwargs)
         n = self.num_samples
         shapes = _site_shapes(structure, n, return_sites, samples)
-        masked = poutine.mask(fn, mask=False)
+        masked = fn if keep_log_prob else poutine.mask(fn, mask=False)
         if not self.parallel:
             return self._sequential(masked, samples, shapes, args, kwargs, return_trace)
         mpn = structure.max_plate_nesting
@@ -213,3 +215,219 @@ class Predictive(torch.nn.Module):
             return self._predict(self.model, posterior, None, args, kwargs, return_trace=True)
         finally:
             self.parallel = parallel
+
+
+# --- weighed predictive ----------------------------------------------------------------------
+
+
+@dataclass
+class WeighedPredictiveResults:
+    """What :class:`WeighedPredictive` returns: samples and their per-sample log weights.
+
+    Attributes:
+        samples: ``{site: tensor}`` (or a tuple in sorted site order, from ``.call``).
+        log_weights: ``model_log_prob - guide_log_prob``, shape ``(num_samples,)``.
+        guide_log_prob: the guide's log-density of each draw.
+        model_log_prob: the log-density of each draw under the model (``model_guide``).
+    """
+
+    samples: Union[dict, tuple]
+    log_weights: torch.Tensor
+    guide_log_prob: torch.Tensor
+    model_log_prob: torch.Tensor
+
+
+def _log_prob_per_sample(traces: Any, num_samples: int, parallel: bool) -> torch.Tensor:
+    """Each draw's total log-density: one trace per draw, or one batched trace (``parallel``)."""
+    if not parallel:
+        return torch.stack([torch.as_tensor(tr.log_prob_sum()) for tr in traces])
+    traces.compute_log_prob()
+    total = torch.zeros(num_samples)
+    for site in traces.nodes.values():
+        if site["type"] != "sample" or "log_prob" not in site:
+            continue
+        log_p = torch.as_tensor(site["log_prob"])
+        total = total.to(log_p)
+        dims = [f.dim for f in site["cond_indep_stack"] if f.name == _PREDICTIVE_PLATE]
+        if not dims or log_p.dim() < -dims[0]:
+            total = total + log_p.sum()  # the same for every draw
+            continue
+        per_draw = log_p.movedim(log_p.dim() + dims[0], 0)
+        per_draw = per_draw.expand((num_samples,) + per_draw.shape[1:])
+        total = total + per_draw.reshape(num_samples, -1).sum(-1)
+    return total
+
+
+class WeighedPredictive(Predictive):
+    """A :class:`Predictive` from a guide that also returns each draw's importance log weight.
+
+    Calling it (or ``.call``) takes the model's arguments plus an optional keyword
+    ``model_guide``: the model the guide was fitted to (e.g. conditioned on the observations);
+    by default the predictive ``model`` itself. The log weight of a draw ``z ~ guide`` is
+    ``log model_guide(z, ...) - log guide(z)``; feed samples and weights to
+    :func:`pyro.ops.stats.weighed_quantile`, or make them equally weighed with
+    :class:`MHResampler`. A guide is required.
+    """
+
+    def _weighed(self, args: tuple, kwargs: dict) -> WeighedPredictiveResults:
+        model_guide = kwargs.pop("model_guide", None)
+        if self.guide is None:
+            raise TypeError("WeighedPredictive needs a guide: WeighedPredictive(model, guide=...)")
+        n, parallel = self.num_samples, self.parallel
+        guide_traces = self._predict(self.guide, {}, None, args, kwargs, return_trace=True,
+                                     keep_log_prob=True)
+        guide_log_prob = _log_prob_per_sample(guide_traces, n, parallel)
+        structure = self._structure(self.guide, args, kwargs)
+        latent_shapes = {k: v for k, v in _site_shapes(structure, n, None, {}).items()
+                         if k in structure.trace.stochastic_nodes}
+        latents = self._values_from(guide_traces, latent_shapes)
+        return_sites = self.return_sites if self.return_sites else None
+        model_traces = self._predict(self.model, latents, return_sites, args, kwargs,
+                                     return_trace=True, keep_log_prob=True)
+        shapes = _site_shapes(self._structure(self.model, args, kwargs), n, return_sites, latents)
+        samples = self._values_from(model_traces, shapes)
+        if model_guide is not None:
+            model_traces = self._predict(model_guide, latents, None, args, kwargs,
+                                         return_trace=True, keep_log_prob=True)
+        model_log_prob = _log_prob_per_sample(model_traces, n, parallel)
+        return WeighedPredictiveResults(samples=samples,
+                                        log_weights=model_log_prob - guide_log_prob,
+                                        guide_log_prob=guide_log_prob,
+                                        model_log_prob=model_log_prob)
+
+    def _values_from(self, traces: Any, shapes: Dict[str, Optional[tuple]]) -> Dict[str, Any]:
+        """``{site: value}`` in Predictive's layout, from one batched trace or one per draw."""
+        out: Dict[str, Any] = {}
+        for name, shape in shapes.items():
+            if not self.parallel:
+                values = [_value_of(tr, name) for tr in traces]
+                if shape is None:
+                    out[name] = values
+                    continue
+                value = torch.stack([torch.as_tensor(v) for v in values])
+                if value.numel() < math.prod(shape):
+                    value = value.reshape((shape[0],) + (1,) * (len(shape) - value.dim())
+                                          + value.shape[1:])
+            else:
+                value = _value_of(traces, name)
+                if shape is None:
+                    out[name] = value
+                    continue
+            out[name] = value.expand(shape) if value.numel() < math.prod(shape) \
+                else value.reshape(shape)
+        return out
+
+    def forward(self, *args: Any, **kwargs: Any) -> WeighedPredictiveResults:  # type: ignore[override]
+        """Return :class:`WeighedPredictiveResults` for these model arguments.
+
+        Accepts the extra keyword ``model_guide`` (see the class docstring).
+        """
+        return self._weighed(args, kwargs)
+
+    def call(self, *args: Any, **kwargs: Any) -> WeighedPredictiveResults:  # type: ignore[override]
+        """Like calling the object, but with ``samples`` as a tuple in sorted site order."""
+        result = self._weighed(args, kwargs)
+        result.samples = tuple(v for _, v in sorted(result.samples.items()))
+        return result
+
+
+def _select(results: WeighedPredictiveResults, index: Any) -> WeighedPredictiveResults:
+    samples = results.samples
+    if isinstance(samples, dict):
+        picked: Union[dict, tuple] = {k: v[index] for k, v in samples.items()}
+    else:
+        picked = tuple(v[index] for v in samples)
+    return WeighedPredictiveResults(picked, results.log_weights[index],
+                                    results.guide_log_prob[index], results.model_log_prob[index])
+
+
+def _where(accept: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    mask = accept.reshape(accept.shape + (1,) * (new.dim() - 1))
+    return torch.where(mask, new, old)
+
+
+class MHResampler(torch.nn.Module):
+    """Turn weighed samples into equally weighed ones by independent Metropolis-Hastings.
+
+    Each call draws a fresh set of weighed samples from ``sampler`` (a callable returning
+    :class:`WeighedPredictiveResults`, such as a :class:`WeighedPredictive`) and, sample by
+    sample, moves from the current draw ``x`` to the candidate ``x'`` with probability
+    ``min(1, exp(log_weight(x') - log_weight(x)))``: the guide is the (independent) proposal
+    and the weights correct for it. The first call returns the sampler's draws as they are;
+    with each further call the samples get closer to the target distribution.
+
+    Args:
+        sampler: callable giving :class:`WeighedPredictiveResults`; it receives the call's
+            arguments.
+        source_samples_slice: which of each call's candidate samples to keep (default none).
+        stored_samples_slice: which of each call's output samples to keep (default none).
+    """
+
+    def __init__(self, sampler: Callable, source_samples_slice: slice = slice(0),
+                 stored_samples_slice: slice = slice(0)) -> None:
+        super().__init__()
+        self.sampler = sampler
+        self.samples: Optional[WeighedPredictiveResults] = None
+        self.transition_count = torch.tensor(0)
+        self.source_samples: List[WeighedPredictiveResults] = []
+        self.source_samples_slice = source_samples_slice
+        self.stored_samples: List[WeighedPredictiveResults] = []
+        self.stored_samples_slice = stored_samples_slice
+
+    def forward(self, *args: Any, **kwargs: Any) -> WeighedPredictiveResults:
+        """Do one resampling step and return the current :class:`WeighedPredictiveResults`."""
+        candidate = self.sampler(*args, **kwargs)
+        self.source_samples.append(_select(candidate, self.source_samples_slice))
+        current = self.samples
+        if current is None:
+            self.samples = candidate
+            self.transition_count = torch.zeros(candidate.log_weights.shape, dtype=torch.long,
+                                                device=candidate.log_weights.device)
+        else:
+            log_u = torch.rand_like(candidate.log_weights).log()
+            accept = log_u < candidate.log_weights - current.log_weights
+            if isinstance(current.samples, dict):
+                samples: Union[dict, tuple] = {
+                    k: _where(accept, candidate.samples[k], v) for k, v in current.samples.items()}
+            else:
+                samples = tuple(_where(accept, c, v)
+                                for c, v in zip(candidate.samples, current.samples))
+            self.samples = WeighedPredictiveResults(
+                samples, torch.where(accept, candidate.log_weights, current.log_weights),
+                torch.where(accept, candidate.guide_log_prob, current.guide_log_prob),
+                torch.where(accept, candidate.model_log_prob, current.model_log_prob))
+            self.transition_count = self.transition_count + accept.long()
+        self.stored_samples.append(_select(self.samples, self.stored_samples_slice))
+        return self.samples
+
+    def get_min_sample_transition_count(self) -> torch.Tensor:
+        """The number of moves of the sample that moved least."""
+        return self.transition_count.min()
+
+    def get_total_transition_count(self) -> torch.Tensor:
+        """The number of moves of all samples together."""
+        return self.transition_count.sum()
+
+    def get_samples(self, samples: List[WeighedPredictiveResults]) -> WeighedPredictiveResults:
+        """Concatenate a list of :class:`WeighedPredictiveResults` along the sample dim."""
+        if not samples:
+            raise ValueError("MHResampler.get_samples: no samples stored (check the slices and "
+                             "call the resampler first)")
+        first = samples[0].samples
+        if isinstance(first, dict):
+            joined: Union[dict, tuple] = {k: torch.cat([s.samples[k] for s in samples])
+                                          for k in first}
+        else:
+            joined = tuple(torch.cat([s.samples[i] for s in samples]) for i in range(len(first)))
+        return WeighedPredictiveResults(
+            joined, torch.cat([s.log_weights for s in samples]),
+            torch.cat([s.guide_log_prob for s in samples]),
+            torch.cat([s.model_log_prob for s in samples]))
+
+    def get_source_samples(self) -> WeighedPredictiveResults:
+        """The kept candidate samples of every call (see ``source_samples_slice``)."""
+        return self.get_samples(self.source_samples)
+
+    def get_stored_samples(self) -> WeighedPredictiveResults:
+        """The kept output samples of every call (see ``stored_samples_slice``)."""
+        return self.get_samples(self.stored_samples)
