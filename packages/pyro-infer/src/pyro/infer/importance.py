@@ -11,10 +11,10 @@ import torch
 import pyro
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
+from pyro.infer.psis import psis_k_from_log_weights
 from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import prune_subsample_sites, site_is_subsample
-from pyro.infer.psis import psis_k_from_log_weights
 
 _PARTICLE_PLATE = "_num_importance_samples"
 
