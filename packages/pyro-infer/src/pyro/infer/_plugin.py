@@ -20,3 +20,13 @@ def pyro_register_handlers(registry: Any) -> None:
     registry.add("enum", enum)
     registry.add("EnumMessenger", EnumMessenger)
     registry.add("config_enumerate", config_enumerate)
+
+    from pyro.infer.collapse import CollapseMessenger, collapse
+
+    registry.add("collapse", collapse)
+    registry.add("CollapseMessenger", CollapseMessenger)
+
+    from pyro.infer.reparam.handler import ReparamMessenger, reparam
+
+    registry.add("reparam", reparam)
+    registry.add("ReparamMessenger", ReparamMessenger)
