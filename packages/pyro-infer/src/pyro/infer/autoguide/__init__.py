@@ -12,32 +12,53 @@ from pyro.infer.autoguide.continuous import (
     AutoLowRankMultivariateNormal,
     AutoMultivariateNormal,
 )
+from pyro.infer.autoguide.discrete import AutoDiscreteParallel
+from pyro.infer.autoguide.effect import (
+    AutoHierarchicalNormalMessenger,
+    AutoMessenger,
+    AutoNormalMessenger,
+    AutoRegressiveMessenger,
+)
+from pyro.infer.autoguide.guide_list import AutoCallable, AutoGuideList
 from pyro.infer.autoguide.guides import AutoDelta, AutoGuide, AutoNormal
 from pyro.infer.autoguide.initialization import (
     InitMessenger,
     init_to_feasible,
+    init_to_generated,
     init_to_mean,
     init_to_median,
     init_to_sample,
     init_to_uniform,
     init_to_value,
 )
+from pyro.infer.autoguide.laplace import AutoLaplaceApproximation
+from pyro.infer.autoguide.utils import mean_field_entropy
 
 __all__ = [
+    "AutoCallable",
     "AutoContinuous",
     "AutoDelta",
     "AutoDiagonalNormal",
+    "AutoDiscreteParallel",
     "AutoGuide",
+    "AutoGuideList",
+    "AutoHierarchicalNormalMessenger",
+    "AutoLaplaceApproximation",
     "AutoLowRankMultivariateNormal",
+    "AutoMessenger",
     "AutoMultivariateNormal",
     "AutoNormal",
+    "AutoNormalMessenger",
+    "AutoRegressiveMessenger",
     "InitMessenger",
     "init_to_feasible",
+    "init_to_generated",
     "init_to_mean",
     "init_to_median",
     "init_to_sample",
     "init_to_uniform",
     "init_to_value",
+    "mean_field_entropy",
 ]
 
 

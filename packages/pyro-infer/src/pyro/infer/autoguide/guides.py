@@ -13,6 +13,7 @@ import pyro.distributions as dist
 from pyro import poutine
 from pyro.distributions import biject_to
 from pyro.infer.autoguide.initialization import InitMessenger, init_to_feasible, init_to_median
+from pyro.infer.autoguide.layout import _discrete_site_error
 from pyro.poutine.util import prune_subsample_sites
 
 
@@ -47,6 +48,17 @@ class _ParamView:
         return store[key]
 
 
+def _refusing_discrete(init_fn: Callable) -> Callable:
+    """Wrap an init strategy so that a discrete latent site raises Pyro's ValueError."""
+
+    def init(site: Dict[str, Any]) -> torch.Tensor:
+        if site["fn"].support.is_discrete:
+            raise _discrete_site_error(site["name"])
+        return init_fn(site)
+
+    return init
+
+
 class AutoGuide(torch.nn.Module):
     """Base class of automatic guides.
 
@@ -60,6 +72,9 @@ class AutoGuide(torch.nn.Module):
             or a list of them, to use in the guide instead of plates made from the model's
             (for subsampling: pass the plate with ``subsample=`` indices).
     """
+
+    #: Whether the guide handles discrete latent sites (others get Pyro's ValueError).
+    _accepts_discrete = False
 
     def __init__(self, model: Callable, *, create_plates: Optional[Callable] = None) -> None:
         super().__init__()
@@ -82,6 +97,8 @@ class AutoGuide(torch.nn.Module):
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         init_fn = getattr(self, "init_loc_fn", init_to_feasible)
+        if not self._accepts_discrete:
+            init_fn = _refusing_discrete(init_fn)
         with torch.no_grad(), poutine.block():
             trace = poutine.trace(InitMessenger(init_fn)(self.model)).get_trace(*args, **kwargs)
         self.prototype_trace = prune_subsample_sites(trace)

@@ -110,6 +110,45 @@ def init_to_value(site: Optional[Site] = None, values: Optional[Dict[str, Any]] 
     return fallback(site)
 
 
+class _InitToGenerated:
+    """The strategy :func:`init_to_generated` returns: a fresh inner strategy per model run."""
+
+    def __init__(self, generate: Callable[[], Callable[[Site], torch.Tensor]]) -> None:
+        self.generate = generate
+        self._strategy: Optional[Callable[[Site], torch.Tensor]] = None
+        self._seen: set = set()
+
+    def __call__(self, site: Site) -> torch.Tensor:
+        name = site["name"]
+        if self._strategy is None or name in self._seen:
+            # A site met twice means the model is being run again: start a new strategy.
+            self._strategy = self.generate()
+            self._seen = set()
+        self._seen.add(name)
+        return self._strategy(site)
+
+
+def init_to_generated(site: Optional[Site] = None,
+                      generate: Callable[[], Callable[[Site], torch.Tensor]] = (
+                          lambda: init_to_uniform)) -> Any:
+    """Initialise each run of the model with a strategy made anew by ``generate()``.
+
+    ``generate`` is called lazily before the first site and again whenever a site name comes
+    back (a new run of the model), so every run can use different values, e.g.
+    ``init_to_generated(generate=lambda: init_to_value(values=next_values()))``.
+
+    Args:
+        site: the site to initialise; ``None`` returns the strategy itself.
+        generate: a function of no arguments returning a strategy (default: ``init_to_uniform``).
+    """
+    if not callable(generate):
+        raise TypeError(f"init_to_generated: generate must be callable, got {generate!r}")
+    strategy = _InitToGenerated(generate)
+    if site is None:
+        return strategy
+    return strategy(site)
+
+
 class InitMessenger(Messenger):
     """Give every unobserved sample site the value chosen by ``init_fn`` instead of a draw.
 
@@ -145,6 +184,7 @@ class InitMessenger(Messenger):
 __all__ = [
     "InitMessenger",
     "init_to_feasible",
+    "init_to_generated",
     "init_to_mean",
     "init_to_median",
     "init_to_sample",
