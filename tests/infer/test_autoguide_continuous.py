@@ -378,3 +378,14 @@ def test_flow_guides_name_pyro_nn_when_it_is_missing(without_pyro_nn):
         exec("from pyro.infer.autoguide import AutoIAFNormal", {})
     with pytest.raises(AttributeError, match="has no attribute 'AutoNotAGuide'"):
         autoguide.AutoNotAGuide
+
+
+def test_every_autoguide_is_registered_through_the_plugin_hook():
+    import pyro.infer.autoguide as autoguide
+    from pyro.plugins import get_registry
+
+    registry = get_registry("inference")
+    for name in autoguide.__all__:
+        if name.startswith("Auto"):
+            assert registry.get(name) is getattr(autoguide, name)
+            assert registry.owner(name) == "pyro-infer"

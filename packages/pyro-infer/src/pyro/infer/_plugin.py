@@ -8,9 +8,14 @@ from pyro.plugins import hookimpl
 @hookimpl
 def pyro_register_inference(registry: Any) -> None:
     import pyro.infer as infer
+    import pyro.infer.autoguide as autoguide
 
     for name in infer.__all__:
         registry.add(name, getattr(infer, name))
+    # The autoguides too (listed by `pyro plugins`; pyro.infer.autoguide is their home).
+    for name in autoguide.__all__:
+        if name.startswith("Auto") and name not in infer.__all__:
+            registry.add(name, getattr(autoguide, name))
 
 
 @hookimpl
