@@ -45,6 +45,25 @@ from pyro.infer.trace_predictive import TracePredictive  # noqa: E402
 __all__ += ["MHResampler", "TracePredictive", "WeighedPredictive", "WeighedPredictiveResults",
             "plot_losses"]
 
+# --- more variational objectives and particle methods ---------------------------------------------
+from pyro.infer.csis import CSIS  # noqa: E402
+from pyro.infer.energy_distance import EnergyDistance  # noqa: E402
+from pyro.infer.renyi_elbo import RenyiELBO  # noqa: E402
+from pyro.infer.rws import ReweightedWakeSleep  # noqa: E402
+from pyro.infer.smcfilter import SMCFilter  # noqa: E402
+from pyro.infer.svgd import SVGD, IMQSteinKernel, RBFSteinKernel  # noqa: E402
+from pyro.infer.trace_mean_field_elbo import JitTraceMeanField_ELBO  # noqa: E402
+from pyro.infer.trace_mmd import Trace_MMD  # noqa: E402
+from pyro.infer.trace_tail_adaptive_elbo import TraceTailAdaptive_ELBO  # noqa: E402
+from pyro.infer.tracegraph_elbo import JitTraceGraph_ELBO  # noqa: E402
+from pyro.infer.tracetmc_elbo import TraceTMC_ELBO  # noqa: E402
+
+__all__ += ["CSIS", "EnergyDistance", "IMQSteinKernel", "JitTraceGraph_ELBO",
+            "JitTraceMeanField_ELBO", "RBFSteinKernel", "RenyiELBO", "ReweightedWakeSleep",
+            "SMCFilter", "SVGD", "TraceTMC_ELBO", "TraceTailAdaptive_ELBO", "Trace_MMD"]
+
+from pyro.infer import reparam  # noqa: E402,F401  (pyro.infer.reparam, as Pyro has it)
+
 # --- discrete latents --------------------------------------------------------------------------
 from pyro.infer.discrete import infer_discrete  # noqa: E402
 

@@ -8,11 +8,11 @@ from typing import Any, Callable, Tuple
 import torch
 
 from pyro.distributions import kl_divergence
-from pyro.infer.trace_elbo import Trace_ELBO
+from pyro.infer.trace_elbo import JitTrace_ELBO, Trace_ELBO
 from pyro.infer.util import get_importance_trace, is_identically_zero, is_validation_enabled, sum_terms
 from pyro.ops.score_parts import scale_and_mask
 
-__all__ = ["TraceMeanField_ELBO"]
+__all__ = ["JitTraceMeanField_ELBO", "TraceMeanField_ELBO"]
 
 
 def _check_reparameterized(guide_trace: Any) -> None:
@@ -99,6 +99,11 @@ class TraceMeanField_ELBO(Trace_ELBO):
             site = model_trace.nodes[name]
             surrogate_elbo = surrogate_elbo - (site["log_prob_sum"] - guide_nodes[name]["log_prob_sum"]) + term
         return elbo, surrogate_elbo
+
+
+class JitTraceMeanField_ELBO(JitTrace_ELBO, TraceMeanField_ELBO):
+    """:class:`TraceMeanField_ELBO` with the loss computation compiled by the PyTorch JIT
+    tracer, under the restrictions of :class:`~pyro.infer.JitTrace_ELBO`."""
 
 
 def _sum(x: Any) -> Any:

@@ -6,10 +6,10 @@ from typing import Any, Callable, Dict, Iterable, List, Set, Tuple
 
 import torch
 
-from pyro.infer.trace_elbo import Trace_ELBO, elbo_particle_terms
+from pyro.infer.trace_elbo import JitTrace_ELBO, Trace_ELBO, elbo_particle_terms
 from pyro.infer.util import MultiFrameTensor, get_importance_trace, sum_terms
 
-__all__ = ["TraceGraph_ELBO"]
+__all__ = ["JitTraceGraph_ELBO", "TraceGraph_ELBO"]
 
 _BASELINE_KEYS = frozenset(
     {"use_decaying_avg_baseline", "baseline_beta", "nn_baseline", "nn_baseline_input", "baseline_value"}
@@ -164,3 +164,13 @@ class TraceGraph_ELBO(Trace_ELBO):
             # The surrogate is maximised; the baselines' squared errors are minimised.
             surrogate = surrogate - sum_terms(baseline_losses)
         return elbo, surrogate
+
+
+class JitTraceGraph_ELBO(JitTrace_ELBO, TraceGraph_ELBO):
+    """:class:`TraceGraph_ELBO` with the loss computation compiled by the PyTorch JIT tracer.
+
+    The same restrictions as :class:`~pyro.infer.JitTrace_ELBO` apply (static model and guide,
+    tensor positional arguments, keyword arguments as constants). Baselines given as
+    ``nn_baseline`` or ``baseline_value`` work as in the eager loss; a decaying-average
+    baseline is Python state, fixed at its value when the graph was traced.
+    """

@@ -20,6 +20,7 @@ from pyro.util import is_validation_enabled
 __all__ = [
     "MultiFrameTensor",
     "arg_structure_key",
+    "check_fully_reparametrized",
     "check_model_guide_match",
     "check_site_shape",
     "get_importance_trace",
@@ -78,6 +79,28 @@ def sum_terms(terms: List[Any]) -> Any:
         total = total + t
     return total
 
+
+
+def sum_to_particles(value: Any, num_particles: int, particle_dim: int) -> torch.Tensor:
+    """Sum a site's log-density over every dim but the particle dim ``particle_dim`` (negative);
+    return shape ``(num_particles,)``. A tensor too short to reach that dim does not vary across
+    particles and is broadcast; dims left of it (none in a well-formed model) are summed."""
+    value = torch.as_tensor(value)
+    if value.dim() < -particle_dim:
+        return value.sum().expand(num_particles)
+    inner = list(range(particle_dim + 1, 0))
+    if inner:
+        value = value.sum(inner)
+    value = value.reshape(value.shape[:value.dim() - 1].numel(), value.shape[-1]).sum(0)
+    return value.expand(num_particles)
+
+
+def check_fully_reparametrized(guide_site: Dict[str, Any]) -> None:
+    """Raise ``NotImplementedError`` (Pyro's message) when ``guide_site``, a site with
+    ``score_parts`` computed, needs a score-function gradient."""
+    parts = guide_site["score_parts"]
+    if not is_identically_zero(parts.score_function):
+        raise NotImplementedError("All distributions in the guide must be fully reparameterized.")
 
 # ----- plates ---------------------------------------------------------------------------------
 def plate_nesting(*traces: Any) -> int:
