@@ -59,10 +59,16 @@ def test_unconstrained_real_param_is_identity():
 
 def test_init_used_only_first_time():
     first = pyro.param("a", torch.tensor(1.0))
-    second = pyro.param("a", torch.tensor(5.0), constraint=constraints.positive)
+    second = pyro.param("a", torch.tensor(5.0))
     assert second.item() == 1.0 and second is first
     assert pyro.get_param_store()._constraints["a"] is constraints.real
     assert pyro.param("a").item() == 1.0
+    # Declaring it again with another constraint given explicitly is an error (Pyro silently
+    # keeps the first); a call without a constraint reads the stored one.
+    with pytest.raises(ValueError, match="declared with constraint"):
+        pyro.param("a", torch.tensor(5.0), constraint=constraints.positive)
+    pyro.param("b", torch.tensor(2.0), constraint=constraints.positive)
+    assert pyro.param("b", torch.tensor(9.0)).item() == 2.0
 
 
 def test_lazy_init_evaluated_once():

@@ -71,3 +71,29 @@ def test_validation_off_builds_the_distribution():
         d = pyro.sample("theta", dist.Normal(NAN, 1.0).expand([2]))
     assert d.shape == (2,) and torch.isnan(d).all()
 
+
+
+# ----- Permute --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("permutation, error, words", [
+    (torch.tensor([0, 0, 2]), ValueError, r"^Permute: permutation \[0, 0, 2\] is not a permutation of 0\.\.2"),
+    (torch.tensor([1, 2]), ValueError, r"^Permute: permutation \[1, 2\] is not a permutation of 0\.\.1"),
+    (torch.tensor([[0, 1]]), ValueError, r"^Permute: permutation must be 1-d, got shape \(1, 2\)"),
+    (torch.tensor([1.0, 0.0]), TypeError, r"^Permute: permutation must hold integer indices, got dtype torch.float32"),
+])
+def test_permute_needs_a_permutation(permutation, error, words):
+    with pytest.raises(error, match=words):
+        dist.transforms.Permute(permutation)
+
+
+def test_permute_of_the_wrong_length_names_both_sizes():
+    t = dist.transforms.Permute(torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match=r"^Permute: a permutation of 2 entries along dim -1, but the input "
+                                         r"has shape \(4, 3\)"):
+        t(torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"but the inverse's input has shape \(3,\)"):
+        t.inv(torch.zeros(3))
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert t(x).tolist() == [[2.0, 1.0], [4.0, 3.0]]
+    assert torch.equal(t.inv(t(x)), x)
+    assert dist.transforms.Permute([2, 0, 1])(torch.tensor([5.0, 6.0, 7.0])).tolist() == [7.0, 5.0, 6.0]

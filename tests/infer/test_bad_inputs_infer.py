@@ -132,6 +132,17 @@ def test_svi_rejects_torch_optimizers(optim):
     assert "Adam" in str(info.value)
 
 
+@pytest.mark.parametrize("optim, words", [
+    (torch.optim.Adam, r"SVI got the torch optimizer class torch.optim.Adam; pass a Pyro optimizer instead, "
+                       r"e.g. pyro.optim.Adam\(\{'lr': 0.01\}\)"),
+    (torch.optim.SGD, r"SVI got the torch optimizer class torch.optim.SGD; .* pyro.optim.SGD\("),
+    ("Adam", r"SVI got str 'Adam'; pass a Pyro optimizer instead"),
+])
+def test_svi_optimizer_error_is_a_type_error_saying_what_to_pass(optim, words):
+    with pytest.raises(TypeError, match=words):
+        SVI(lambda: None, lambda: None, optim, Trace_ELBO())
+
+
 def test_svi_accepts_pyro_optimizers_and_schedulers():
     scheduler = pyro.optim.ExponentialLR({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1},
                                           "gamma": 0.9})

@@ -5,8 +5,8 @@ from typing import Any
 from pyro.plugins import hookimpl
 
 _CORE_HANDLERS = (
-    "block", "condition", "do", "equalize", "escape", "infer_config", "lift", "markov", "mask", "queue",
-    "replay", "scale", "seed", "substitute", "trace", "uncondition",
+    "block", "broadcast", "condition", "do", "equalize", "escape", "infer_config", "lift",
+    "markov", "mask", "queue", "replay", "scale", "seed", "substitute", "trace", "uncondition",
 )
 
 

@@ -11,7 +11,14 @@ import torch
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
+from pyro._barrier import barrier
 from pyro._primitive_dists import _Deterministic, _Unit
+from pyro._primitive_checks import (
+    _sample_fn_is_class,
+    check_sample_args,
+    check_site_tensor,
+    warn_no_module_params,
+)
 from pyro.params.param_store import ParamStoreDict, param_with_module_name
 from pyro.poutine.markov_messenger import MarkovMessenger
 from pyro.poutine.plate_messenger import PlateMessenger, plate_stack
@@ -58,6 +65,8 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
     """
     if not callable(fn) and not isinstance(fn, torch.distributions.Distribution):
         _bad_sample_fn(name, fn)
+    if type(name) is not str or (infer is not None and (type(infer) is not dict or "enumerate" in infer)):
+        check_sample_args(name, infer)
     if obs_mask is not None:
         return _masked_observe(name, fn, obs, obs_mask, args, infer, kwargs)
     if not _PYRO_STACK:
@@ -66,7 +75,12 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
                 warnings.warn(f"trying to observe a value outside of inference at {name}",
                               RuntimeWarning, stacklevel=2)
             return obs
-        return _draw(fn, args, kwargs)
+        try:
+            return _draw(fn, args, kwargs)
+        except TypeError:
+            if isclass(fn) and issubclass(fn, torch.distributions.Distribution):
+                _sample_fn_is_class(name, fn)
+            raise
     # new_message's dict written out: this is the per-site hot path, and the call with keyword
     # arguments costs a fifth of a traced site's own overhead.
     msg = {
@@ -75,7 +89,12 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
         "scale": 1.0, "mask": None, "cond_indep_stack": (), "done": False, "stop": False,
         "continuation": None,
     }
-    apply_stack(msg)
+    try:
+        apply_stack(msg)
+    except TypeError:
+        if isclass(fn) and issubclass(fn, torch.distributions.Distribution):
+            _sample_fn_is_class(name, fn)
+        raise
     return msg["value"]
 
 
@@ -175,6 +194,8 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     mode that is announced with Pyro's ``UserWarning`` ("... was not registered in the param
     store because requires_grad=False ...").
     """
+    if not isinstance(name, str):
+        raise TypeError(f"pyro.module: the name must be a str, got {type(name).__name__} {name!r}")
     if isclass(nn_module):
         raise TypeError(f"pyro.module('{name}') needs a module instance, got the class {nn_module.__name__}")
     if not hasattr(nn_module, "named_parameters"):
@@ -182,7 +203,9 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
     if "$$$" in name:
         raise ValueError(f"pyro.module name '{name}' must not contain '$$$'")
     replaced: Dict[str, torch.Tensor] = {}
+    found = False
     for param_name, value in nn_module.named_parameters():
+        found = True
         if not value.requires_grad:
             if nn_module.training:
                 warnings.warn(
@@ -196,6 +219,8 @@ def module(name: str, nn_module: torch.nn.Module, update_module_params: bool = F
         stored = param(param_with_module_name(name, param_name), value, tags=tags)
         if stored is not value:
             replaced[param_name] = stored
+    if not found:
+        warn_no_module_params(name, nn_module)
     if replaced and update_module_params:
         for full_name, stored in replaced.items():
             owner_name, _, attr = full_name.rpartition(".")
@@ -276,6 +301,8 @@ def deterministic(name: str, value: torch.Tensor, event_dim: Optional[int] = Non
     Returns:
         ``value`` (or a value supplied by a handler, e.g. ``condition``).
     """
+    if not isinstance(value, torch.Tensor):
+        check_site_tensor("pyro.deterministic", name, "value", value, numbers_ok=False)
     return sample(name, _Deterministic(value, event_dim), obs=value, infer={"_deterministic": True})
 
 
@@ -289,6 +316,8 @@ def factor(name: str, log_factor: torch.Tensor, *, has_rsample: Optional[bool] =
             the site's distribution reports ``has_rsample=False``, as in Pyro; in a guide it
             must be given (see :func:`pyro.poutine.util.check_guide_factor_sites`).
     """
+    if not isinstance(log_factor, torch.Tensor):
+        check_site_tensor("pyro.factor", name, "log_factor", log_factor, numbers_ok=True)
     unit = _Unit(log_factor, has_rsample=has_rsample)
     sample(name, unit, obs=unit.sample(), infer={"is_auxiliary": True})
 
@@ -331,6 +360,7 @@ def markov(fn: Any = None, history: int = 1, keep: bool = False, dim: Optional[i
 
 
 __all__ = [
+    "barrier",
     "clear_param_store",
     "deterministic",
     "enable_validation",

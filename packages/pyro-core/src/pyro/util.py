@@ -12,6 +12,14 @@ from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
+from pyro._context_utils import (  # noqa: F401  (public names of pyro.util)
+    ExperimentalWarning,
+    ignore_experimental_warning,
+    ignore_jit_warnings,
+    optional,
+    timed,
+)
+
 _VALIDATION_ENABLED = __debug__
 
 
@@ -162,19 +170,6 @@ def warn_if_inf(value: Union[torch.Tensor, numbers.Number], msg: str = "",
     ):
         _encountered("-inf", msg, filename, lineno)
     return value
-
-
-@contextlib.contextmanager
-def ignore_jit_warnings(filter: Any = None) -> Iterator[None]:
-    """Silence :class:`torch.jit.TracerWarning` (and optionally more warning filters) inside."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        for item in filter or ():
-            if isinstance(item, type):
-                warnings.filterwarnings("ignore", category=item)
-            else:
-                warnings.filterwarnings("ignore", message=item[0], category=item[1])
-        yield
 
 
 _WARNED: set = set()

@@ -16,7 +16,6 @@ import torch
 from torch.utils import _pytree
 
 from pyro import poutine
-from pyro.util import ignore_jit_warnings
 
 _DEPRECATION = ".*torch.jit.trace.* is deprecated"
 
@@ -92,10 +91,10 @@ class CompiledFunction:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_DEPRECATION, category=DeprecationWarning)
             if self.ignore_warnings:
-                with ignore_jit_warnings():
-                    compiled = torch.jit.trace(flat_fn, tuple(example), **self.jit_options)
-            else:
-                compiled = torch.jit.trace(flat_fn, tuple(example), **self.jit_options)
+                # Here, not pyro.util.ignore_jit_warnings: that one acts only inside the traced
+                # function, and the tracer's check (check_trace) warns after tracing ends.
+                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            compiled = torch.jit.trace(flat_fn, tuple(example), **self.jit_options)
         self._param_names[key] = names
         self.compiled[key] = compiled
 

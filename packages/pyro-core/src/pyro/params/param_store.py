@@ -14,6 +14,7 @@ from torch.distributions.constraints import Constraint
 from torch.distributions.transforms import AffineTransform, ComposeTransform, Transform
 
 from pyro.params import serialization
+from pyro.params._checks import bad_event_dim, check_new_param, check_redeclared, checked_init_value
 
 _MODULE_NAMESPACE_DIVIDER = "$$$"
 _FORMAT = "pyro-param-store"
@@ -106,6 +107,8 @@ class ParamStoreDict:
         self._transforms: Dict[str, Optional[Transform]] = {}
         self._tags: Dict[str, Set[str]] = {}
         self._inactive: Set[str] = set()
+        # name -> the init_tensor of the latest pyro.param call found to fit the stored param.
+        self._last_init: Dict[str, Any] = {}
 
     # ----- dict-like interface ------------------------------------------------------------
     def clear(self) -> None:
@@ -116,6 +119,7 @@ class ParamStoreDict:
         self._transforms = {}
         self._tags = {}
         self._inactive = set()
+        self._last_init = {}
 
     def items(self) -> Iterator[Tuple[str, torch.Tensor]]:
         """Iterate over ``(name, constrained value)`` pairs."""
@@ -150,6 +154,7 @@ class ParamStoreDict:
         self._transforms.pop(name, None)
         self._tags.pop(name, None)
         self._inactive.discard(name)
+        self._last_init.pop(name, None)
 
     def __getitem__(self, name: str) -> torch.Tensor:
         """Return the constrained value of ``name``; its ``.unconstrained()`` is the leaf tensor."""
@@ -187,6 +192,7 @@ class ParamStoreDict:
         self._param_to_name[id(unconstrained)] = name
         self._transforms[name] = _read_transform(constraint)
         self._tags.setdefault(name, {_DEFAULT_TAG})
+        self._last_init.pop(name, None)
 
     def setdefault(
         self,
@@ -265,8 +271,19 @@ class ParamStoreDict:
                     f"param '{name}' is not in the param store; give an initial value the first "
                     f"time pyro.param('{name}', ...) is called"
                 ) from None
+        elif name in self._params:
+            value = self[name]
+            # The initial value last seen passes without a look at its shape.
+            if self._constraints[name] is not constraint or (
+                    self._last_init.get(name) is not init_tensor and isinstance(init_tensor, torch.Tensor)):
+                check_redeclared(name, value, self._constraints[name], init_tensor, constraint)
+                self._last_init[name] = init_tensor
         else:
-            value = self.setdefault(name, init_tensor, constraint)
+            check_new_param(name, init_tensor, constraint)
+            value = self.setdefault(name, checked_init_value(name, init_tensor), constraint)
+            self._last_init[name] = init_tensor
+        if event_dim is not None and (type(event_dim) is not int or not 0 <= event_dim <= value.dim()):
+            bad_event_dim(name, event_dim, value)
         if tags is not None:
             self.tag_params(name, tags)
         return value
@@ -302,6 +319,7 @@ class ParamStoreDict:
             self._constraints[name] = constraint
             self._transforms[name] = _read_transform(constraint)
             self._tags.setdefault(name, {_DEFAULT_TAG})
+            self._last_init.pop(name, None)
 
     def save(self, filename: Union[str, os.PathLike]) -> None:
         """Write the parameters, constraints and tags to ``filename`` atomically.

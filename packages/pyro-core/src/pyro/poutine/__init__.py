@@ -6,12 +6,14 @@ Handlers registered by plugins are attributes of this module too: ``pyro.poutine
 from typing import Any
 
 from pyro.poutine.block_messenger import BlockMessenger
+from pyro.poutine.broadcast_messenger import BroadcastMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
 from pyro.poutine.do_messenger import DoMessenger
 from pyro.poutine.equalize_messenger import EqualizeMessenger
 from pyro.poutine.escape_messenger import EscapeMessenger
 from pyro.poutine.handlers import (
     block,
+    broadcast,
     condition,
     do,
     equalize,
@@ -43,7 +45,7 @@ from pyro.poutine.legacy import (
 from pyro.poutine.lift_messenger import LiftMessenger
 from pyro.poutine.markov_messenger import MarkovMessenger
 from pyro.poutine.mask_messenger import MaskMessenger
-from pyro.poutine.messenger import Messenger, ReentrantMessenger
+from pyro.poutine.messenger import Messenger, ReentrantMessenger, unwrap
 from pyro.poutine.plate_messenger import CondIndepStackFrame, PlateMessenger
 from pyro.poutine.replay_messenger import ReplayMessenger
 from pyro.poutine.runtime import NonlocalExit, am_i_wrapped, apply_stack, effectful, get_mask
@@ -53,6 +55,7 @@ from pyro.poutine.substitute_messenger import SubstituteMessenger
 from pyro.poutine.trace_messenger import TraceHandler, TraceMessenger
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.uncondition_messenger import UnconditionMessenger
+from pyro.poutine.util import enable_validation, is_validation_enabled
 
 
 def __getattr__(name: str) -> Any:
@@ -64,6 +67,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "BlockMessenger",
     "BlockPoutine",
+    "BroadcastMessenger",
     "CondIndepStackFrame",
     "ConditionMessenger",
     "ConditionPoutine",
@@ -96,13 +100,16 @@ __all__ = [
     "am_i_wrapped",
     "apply_stack",
     "block",
+    "broadcast",
     "condition",
     "do",
     "effectful",
+    "enable_validation",
     "equalize",
     "escape",
     "get_mask",
     "infer_config",
+    "is_validation_enabled",
     "lift",
     "markov",
     "mask",
@@ -113,4 +120,5 @@ __all__ = [
     "substitute",
     "trace",
     "uncondition",
+    "unwrap",
 ]

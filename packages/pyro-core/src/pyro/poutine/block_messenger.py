@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Optional
 
+from pyro.poutine._handler_checks import check_predicate, check_site_names
 from pyro.poutine.messenger import Messenger
 
 
@@ -90,6 +91,11 @@ class BlockMessenger(Messenger):
         expose_types: Optional[Iterable[str]] = None,
     ) -> None:
         super().__init__()
+        check_predicate("block", "hide_fn", hide_fn)
+        check_predicate("block", "expose_fn", expose_fn)
+        for argument, names in (("hide", hide), ("expose", expose), ("hide_types", hide_types),
+                                ("expose_types", expose_types)):
+            check_site_names("block", argument, names)
         if hide_fn is not None and expose_fn is not None:
             raise ValueError("block: give hide_fn or expose_fn, not both")
         # What the site-name and type arguments were, to rebuild the hide_fn closure when

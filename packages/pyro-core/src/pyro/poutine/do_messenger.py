@@ -8,6 +8,7 @@ from typing import Any, Dict
 
 import torch
 
+from pyro.poutine._handler_checks import check_broadcasts, check_mapping
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.runtime import apply_stack
 
@@ -25,6 +26,7 @@ class DoMessenger(Messenger):
 
     def __init__(self, data: Dict[str, Any]) -> None:
         super().__init__()
+        check_mapping("do", "data", data, "a dict of site name to value")
         self.data = data
         self._intervener_id = str(id(self))
 
@@ -42,6 +44,8 @@ class DoMessenger(Messenger):
                 f"do: intervention at site '{msg['name']}' must be a number or tensor, "
                 f"got {type(intervention).__name__}"
             )
+        if isinstance(intervention, torch.Tensor) and intervention.dim():
+            check_broadcasts("do", f"data['{msg['name']}']", intervention.shape, msg, event=True)
         msg["_intervener_id"] = self._intervener_id
         # Sample the original site separately, outside the plates this message already passed.
         original = dict(msg)

@@ -11,6 +11,7 @@ import functools
 from typing import Any, Callable, Dict, Iterable, Optional
 
 from pyro.poutine.block_messenger import BlockMessenger
+from pyro.poutine.broadcast_messenger import BroadcastMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
 from pyro.poutine.do_messenger import DoMessenger
 from pyro.poutine.equalize_messenger import EqualizeMessenger
@@ -52,6 +53,13 @@ def block(fn: Optional[Callable] = None, hide_fn: Optional[Callable] = None,
     return bind(BlockMessenger(hide_fn=hide_fn, expose_fn=expose_fn, hide_all=hide_all,
                                expose_all=expose_all, hide=hide, expose=expose,
                                hide_types=hide_types, expose_types=expose_types), fn)
+
+
+def broadcast(fn: Optional[Callable] = None) -> Any:
+    """Expand each sample site's distribution to the batch shape of its plates (see
+    :class:`~pyro.poutine.broadcast_messenger.BroadcastMessenger`)."""
+    check_callable(fn)
+    return bind(BroadcastMessenger(), fn)
 
 
 def condition(fn: Optional[Callable] = None, data: Any = None) -> Any:

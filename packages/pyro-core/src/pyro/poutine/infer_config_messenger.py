@@ -16,10 +16,24 @@ class InferConfigMessenger(Messenger):
 
     def __init__(self, config_fn: Callable[[Dict[str, Any]], Dict[str, Any]]) -> None:
         super().__init__()
+        if not callable(config_fn):
+            raise TypeError(f"poutine.infer_config: config_fn must be a function of a site's message, got {type(config_fn).__name__} {config_fn!r}")
         self.config_fn = config_fn
 
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
-        msg["infer"].update(self.config_fn(msg))
+        config = self.config_fn(msg)
+        try:
+            msg["infer"].update(config)
+        except (TypeError, ValueError):
+            _not_a_dict(msg, config)
+            raise
 
-    def _pyro_param(self, msg: Dict[str, Any]) -> None:
-        msg["infer"].update(self.config_fn(msg))
+    _pyro_param = _pyro_sample
+
+
+def _not_a_dict(msg: Dict[str, Any], config: Any) -> None:
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"poutine.infer_config: config_fn must return a dict, got {type(config).__name__} "
+            f"at site '{msg['name']}'"
+        )

@@ -8,6 +8,7 @@ from typing import Any, Dict, Set
 import torch
 
 from pyro.params.param_store import user_param_name
+from pyro.poutine._handler_checks import check_prior
 from pyro.poutine.messenger import Messenger
 from pyro.util import is_validation_enabled
 
@@ -33,6 +34,7 @@ class LiftMessenger(Messenger):
 
     def __init__(self, prior: Any) -> None:
         super().__init__()
+        check_prior(prior)
         self.prior = prior
         self._samples: Dict[str, Any] = {}
         # With a dict prior: the user names of the params seen and of those lifted in this run.

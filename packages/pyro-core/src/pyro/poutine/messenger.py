@@ -184,3 +184,15 @@ def bind(msngr: Messenger, fn: Optional[Callable]) -> Any:
     ``with poutine.scale(scale=2.0):`` uses the messenger as a context.
     """
     return msngr if fn is None else msngr(fn)
+
+
+def unwrap(fn: Callable) -> Callable:
+    """Return the function under every handler that ``fn`` was wrapped in.
+
+    ``unwrap(poutine.scale(poutine.mask(model, mask=m), 2.0))`` is ``model``. Only the wrappers
+    that ``messenger(fn)`` makes are removed; anything else (``functools.partial``, the object
+    ``poutine.trace(fn)`` returns, a messenger) is returned as it is, as in Pyro.
+    """
+    while type(fn) is HandledFunction:
+        fn = fn.__wrapped__
+    return fn

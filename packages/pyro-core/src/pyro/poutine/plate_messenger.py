@@ -7,6 +7,7 @@ from typing import Any, Dict, Iterator, NamedTuple, Optional, Sequence
 
 import torch
 
+from pyro.poutine._plate_checks import check_plate_args, check_plate_sizes, check_plate_subsample
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.runtime import _DIM_ALLOCATOR, _PYRO_STACK, apply_stack, new_message
 
@@ -75,6 +76,10 @@ class _Subsample(torch.distributions.Distribution):
 def _draw_subsample(name: str, size: Optional[int], subsample_size: Optional[int],
                     subsample: Any, use_cuda: Optional[bool], device: Any) -> tuple:
     """Return ``(size, subsample_size, subsample as given or drawn, subsample as a tensor)``."""
+    if (type(size) is not int and size is not None) or (type(subsample_size) is not int and subsample_size is not None):
+        check_plate_sizes(name, size, subsample_size)
+    if subsample is not None:
+        check_plate_subsample(name, size, subsample)
     if size is None:
         if subsample is not None:
             size = len(subsample)
@@ -136,6 +141,8 @@ class PlateMessenger(Messenger):
                  subsample: Any = None, dim: Optional[int] = None, use_cuda: Optional[bool] = None,
                  device: Any = None) -> None:
         super().__init__()
+        if type(name) is not str or (dim is not None and type(dim) is not int):
+            check_plate_args(name, dim)
         if dim is not None and dim >= 0:
             raise ValueError(f"plate '{name}': dim must be negative, got dim={dim}")
         self.name = name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from pyro.poutine._handler_checks import check_mapping, check_trace
 from pyro.poutine.messenger import Messenger
 
 
@@ -19,6 +20,8 @@ class ReplayMessenger(Messenger):
         super().__init__()
         if trace is None and params is None:
             raise ValueError("replay needs a trace or params to replay")
+        check_trace("replay", "trace", trace)
+        check_mapping("replay", "params", params, "a dict of param name to value")
         self.trace = trace
         self.params = params
 

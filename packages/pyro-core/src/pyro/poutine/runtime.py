@@ -14,6 +14,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 
+from pyro.poutine.message_types import InferDict as InferDict  # noqa: F401  (Pyro's home)
+from pyro.poutine.message_types import Message as Message  # noqa: F401
+
 # Outermost handler first, innermost last.
 _PYRO_STACK: List[Any] = []
 
@@ -184,8 +187,9 @@ def _no_value() -> None:
     return None
 
 
-#: Message types that only ask the stack a question: traces never record them.
-QUERY_TYPES = frozenset({"get_mask", "get_plates"})
+#: Message types that traces never record: questions to the stack (``get_mask``,
+#: ``get_plates``) and :func:`pyro.barrier`, which only marks a point in the program.
+QUERY_TYPES = frozenset({"get_mask", "get_plates", "barrier"})
 
 
 def _query_stack(site_type: str) -> Dict[str, Any]:

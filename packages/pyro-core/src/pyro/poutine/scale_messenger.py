@@ -6,6 +6,7 @@ from typing import Any, Dict
 
 import torch
 
+from pyro.poutine._handler_checks import check_broadcasts, check_scale
 from pyro.poutine.messenger import Messenger
 
 
@@ -18,13 +19,13 @@ class ScaleMessenger(Messenger):
 
     def __init__(self, scale: Any) -> None:
         super().__init__()
-        if isinstance(scale, torch.Tensor):
-            if not torch._C._get_tracing_state() and scale.numel() == 1 and bool(scale <= 0):
-                raise ValueError(f"scale must be positive, got {scale}")
-        elif not scale > 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+        check_scale(scale)
         self.scale = scale
+        # A tensor with batch dims is checked against each site's batch shape.
+        self._shape = scale.shape if isinstance(scale, torch.Tensor) and scale.dim() else None
 
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:
+        if self._shape is not None:
+            check_broadcasts("scale", "scale", self._shape, msg)
         msg["scale"] = self.scale * msg["scale"]
 

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, Optional
 
+from pyro import util as _pyro_util
 from pyro.poutine.plate_messenger import _Subsample
 from pyro.poutine.runtime import NonlocalExit as NonlocalExit  # re-exported: its old home
 from pyro.poutine.runtime import _draw
+
+
+def enable_validation(is_validate: bool) -> None:
+    """Turn the handlers' validation checks on or off.
+
+    The project has one validation switch for distributions, handlers and inference (the
+    ``validate_poutine`` setting is an alias of it), so this is :func:`pyro.enable_validation`.
+    """
+    _pyro_util.enable_validation(is_validate)
+
+
+def is_validation_enabled() -> bool:
+    """Return whether the handlers' validation checks are on (see :func:`enable_validation`)."""
+    return _pyro_util.is_validation_enabled()
 
 
 def site_is_subsample(site: Dict[str, Any]) -> bool:
@@ -77,8 +92,11 @@ def extend_with_values(trace: Any, msg: Dict[str, Any], values: Iterable[Any]) -
     return extended
 
 
-def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: int = 1) -> list:
-    """Return ``num_samples`` copies of ``trace``, each extended by a fresh draw at ``msg``."""
+def mc_extend(trace: Any, msg: Dict[str, Any], num_samples: Optional[int] = None) -> list:
+    """Return ``num_samples`` (default 1) copies of ``trace``, each extended by a fresh draw at
+    ``msg``."""
+    if num_samples is None:
+        num_samples = 1
     draws = [_draw(msg["fn"], msg["args"], msg["kwargs"]) for _ in range(num_samples)]
     return extend_with_values(trace, msg, draws)
 

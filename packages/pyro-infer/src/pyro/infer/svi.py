@@ -62,6 +62,26 @@ def _looks_like_loss(obj: Any) -> bool:
     return hasattr(obj, "loss_and_grads") or (inspect.isclass(obj) and obj.__name__.endswith("ELBO"))
 
 
+class OptimizerTypeError(TypeError, ValueError):
+    """``SVI`` was given something other than a Pyro optimizer (e.g. ``torch.optim.Adam``).
+
+    A ``TypeError``, and a ``ValueError`` as well, the type Pyro raises here.
+    """
+
+
+def _not_a_pyro_optimizer(optim: Any) -> None:
+    if isinstance(optim, type) and issubclass(optim, torch.optim.Optimizer):
+        given, name = f"the torch optimizer class torch.optim.{optim.__name__}", optim.__name__
+    elif isinstance(optim, torch.optim.Optimizer):
+        given, name = f"an instance of the torch optimizer {type(optim).__name__}", type(optim).__name__
+    else:
+        given, name = f"{type(optim).__name__} {optim!r}"[:100], "Adam"
+    raise OptimizerTypeError(
+        f"Optimizer should be an instance of pyro.optim.PyroOptim class. SVI got {given}; pass a "
+        f"Pyro optimizer instead, e.g. pyro.optim.{name}({{'lr': 0.01}})"
+    )
+
+
 class SVI:
     """Stochastic variational inference: fit the guide's params by stochastic gradient steps.
 
@@ -71,7 +91,9 @@ class SVI:
         optim: a :class:`~pyro.optim.PyroOptim` (every ``pyro.optim`` optimizer and scheduler
             is one) or a :class:`~pyro.optim.DistributedOptimizer`; called as ``optim(params)``
             with the unconstrained params of each step after their gradients are computed. A
-            torch optimizer (class or instance) is a ``ValueError``, as in Pyro.
+            torch optimizer (class or instance) or anything else is an
+            :class:`OptimizerTypeError` (a ``TypeError`` that is also the ``ValueError`` Pyro
+            raises) saying which ``pyro.optim`` optimizer to pass instead.
         loss: an ELBO instance (anything with ``loss`` and ``loss_and_grads``), a callable
             ``loss(model, guide, *args, **kwargs)`` returning a tensor, or the name of a loss
             in the ``inference`` registry (``"Trace_ELBO"``, the seed's ``"ELBO"``, or one a
@@ -94,11 +116,7 @@ class SVI:
                  loss_and_grads: Optional[Callable] = None, num_samples: int = 0,
                  num_steps: int = 0, **kwargs: Any) -> None:
         if not isinstance(optim, (PyroOptim, DistributedOptimizer)):
-            given = optim.__name__ if isinstance(optim, type) else type(optim).__name__
-            raise ValueError(
-                f"Optimizer should be an instance of pyro.optim.PyroOptim class. SVI got "
-                f"{given}; wrap a torch optimizer as e.g. pyro.optim.Adam({{'lr': 0.01}})"
-            )
+            _not_a_pyro_optimizer(optim)
         self.model = model
         self.guide = guide
         self.optim = optim

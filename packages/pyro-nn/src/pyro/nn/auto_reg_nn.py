@@ -128,11 +128,18 @@ class ConditionalAutoRegressiveNN(nn.Module):
                  skip_connections: bool = False, nonlinearity: nn.Module = nn.ReLU(),
                  mask_encoding: Optional[Sequence[torch.Tensor]] = None) -> None:
         super().__init__()
-        if input_dim < 1:
+        if isinstance(input_dim, int) and input_dim < 1:
             raise ValueError(f"AutoRegressiveNN: input_dim must be >= 1, got {input_dim}")
         if not hidden_dims:
             raise ValueError("AutoRegressiveNN: hidden_dims must name at least one hidden layer")
         set_dims(self, "AutoRegressiveNN", input_dim, context_dim, hidden_dims, param_dims)
+        if any(h < input_dim for h in hidden_dims):
+            # Pyro's words first: a hidden layer narrower than the input cannot carry every
+            # variable's dependencies.
+            raise ValueError(
+                f"Hidden dimension must not be less than input dimension. (AutoRegressiveNN: "
+                f"hidden_dims={list(hidden_dims)}, input_dim={input_dim})"
+            )
         if permutation is None:
             permutation = torch.randperm(input_dim)
         permutation = torch.as_tensor(permutation, dtype=torch.long)

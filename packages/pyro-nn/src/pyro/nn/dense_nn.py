@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def set_dims(module: nn.Module, who: str, input_dim: int, context_dim: int,
              hidden_dims: Sequence[int], param_dims: Sequence[int]) -> None:
-    """Check ``param_dims`` and store the sizes shared by the dense and autoregressive networks."""
-    if any(d < 1 for d in param_dims):
-        raise ValueError(f"{who}: param_dims must be positive, got {list(param_dims)}")
+    """Check the sizes and store those shared by the dense and autoregressive networks.
+
+    Raises:
+        TypeError: a size that is not an int, or ``hidden_dims``/``param_dims`` not a sequence.
+        ValueError: a negative ``input_dim``/``context_dim``, or a hidden or param size below 1.
+    """
+    for argument, value in (("input_dim", input_dim), ("context_dim", context_dim)):
+        if not _is_int(value):
+            raise TypeError(f"{who}: {argument} must be an int, got {type(value).__name__} {value!r}")
+        if value < 0:
+            raise ValueError(f"{who}: {argument} must be non-negative, got {value}")
+    for argument, sizes in (("hidden_dims", hidden_dims), ("param_dims", param_dims)):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or not all(_is_int(d) for d in sizes):
+            raise TypeError(f"{who}: {argument} must be a list of ints, got {sizes!r}")
+        if any(d < 1 for d in sizes):
+            raise ValueError(f"{who}: {argument} must be positive, got {list(sizes)}")
     module.input_dim = input_dim
     module.context_dim = context_dim
     module.hidden_dims = list(hidden_dims)

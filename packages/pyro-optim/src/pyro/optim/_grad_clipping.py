@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Dict, Iterable, List, Optional, Union
 
 import torch
@@ -15,6 +16,15 @@ def check_clip_args(clip_args: Dict[str, Any], name: Optional[str]) -> None:
     if unknown:
         where = f" for param '{name}'" if name else ""
         raise ValueError(f"unknown clip_args{where}: {sorted(unknown)}; expected clip_norm and/or clip_value")
+    for key in ("clip_norm", "clip_value"):
+        value = clip_args.get(key)
+        if value is None:
+            continue
+        where = f" for param '{name}'" if name else ""
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, torch.Tensor)):
+            raise TypeError(f"clip_args['{key}']{where} must be a positive number, got {type(value).__name__} {value!r}")
+        if not isinstance(value, torch.Tensor) and value < 0:
+            raise ValueError(f"clip_args['{key}']{where} must be a positive number, got {value}")
 
 
 def clip_grads(params: List[torch.Tensor], clip_norm: Optional[float] = None,

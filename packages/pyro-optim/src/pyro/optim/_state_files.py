@@ -7,7 +7,7 @@ and only tensors and plain data, so that it is read back with ``torch.load(weigh
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 
@@ -68,20 +68,38 @@ def check_optimizer_state(entry: Any, name: str) -> None:
         raise ValueError(f"optimizer state of param '{name}' has per-parameter state for other parameters")
 
 
-def write_state_file(state: Dict[str, Any], filename: Union[str, os.PathLike]) -> None:
-    """Write ``state`` (``{param name: entry}``) to ``filename`` atomically.
+def write_state_file(state: Dict[str, Any], filename: Union[str, os.PathLike],
+                     optimizer: Optional[str] = None) -> None:
+    """Write ``state`` (``{param name: entry}``) to ``filename`` atomically; ``optimizer`` names
+    the optimizer that saved it (e.g. ``"Adam"``), checked by :func:`read_state_file`.
 
     Raises:
         ValueError: ``state`` holds objects a safe load could not read back; nothing is written.
     """
     check_plain(state, "state")
-    serialization.atomic_save({"format": FORMAT, "version": VERSION, "state": state}, filename)
+    header: Dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    if optimizer is not None:
+        header["optimizer"] = optimizer
+    serialization.atomic_save({**header, "state": state}, filename)
 
 
-def read_state_file(filename: Union[str, os.PathLike], map_location: Any = None) -> Any:
+def read_state_file(filename: Union[str, os.PathLike], map_location: Any = None,
+                    optimizer: Optional[str] = None) -> Any:
     """Return the state stored by :func:`write_state_file` (not yet checked entry by entry).
 
+    Args:
+        optimizer: the optimizer loading the file; a file that names another one is refused
+            (a file that names none is read).
+
     Raises:
-        pyro.params.StateFileError: the file is truncated, corrupt or not an optimizer state file.
+        pyro.params.StateFileError: the file is truncated, corrupt, not an optimizer state file,
+            or saved by another optimizer.
     """
-    return serialization.safe_load(filename, map_location, kind=FORMAT).get("state")
+    stored = serialization.safe_load(filename, map_location, kind=FORMAT)
+    saved_by = stored.get("optimizer")
+    if optimizer is not None and saved_by is not None and saved_by != optimizer:
+        raise serialization.StateFileError(
+            f"{os.fspath(filename)!r} holds optimizer state saved by {saved_by}, but it is being "
+            f"loaded into {optimizer}; load it with the optimizer that saved it"
+        )
+    return stored.get("state")

@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
+from pyro.optim._arg_checks import check_scheduler_optimizer
 from pyro.optim._param_groups import Group
 from pyro.optim._param_settings import OptimArgs
 from pyro.optim._state_files import check_optimizer_state, copy_tensors
@@ -53,6 +54,7 @@ class PyroLRScheduler(PyroOptim):
         kwargs = dict(optim_args)  # the caller's dict is left as it was
         optimizer = kwargs.pop("optimizer")
         inner_args = kwargs.pop("optim_args")
+        check_scheduler_optimizer(getattr(scheduler_constructor, "__name__", "PyroLRScheduler"), optimizer)
         if _is_composite(scheduler_constructor):
             parts = kwargs.get("schedulers")
             if not isinstance(parts, (list, tuple)) or not all(
@@ -82,6 +84,10 @@ class PyroLRScheduler(PyroOptim):
         metric for :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`)."""
         for group in self._groups:
             group.scheduler.step(*args, **kwargs)
+
+    def _state_label(self) -> str:
+        scheduler = getattr(self.pt_scheduler_constructor, "__name__", "scheduler")
+        return f"{scheduler}({super()._state_label()})"
 
     # ----- state: {"scheduler": ..., "optimizer": ...} per parameter, as in Pyro ------------
     def _entry(self, group: Group, p: torch.Tensor) -> Dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 import torch
 
 import pyro
+from pyro.optim._arg_checks import check_optim_args
 from pyro.optim._grad_clipping import GradClipper, check_clip_args, clip_grads
 from pyro.optim._param_groups import (
     DECAYING_OPTIMIZERS,
@@ -37,6 +38,11 @@ from pyro.params import StateFileError
 
 __all__ = ["DECAYING_OPTIMIZERS", "FUSED_BY_DEFAULT", "JOINT_STATE_OPTIMIZERS", "OptimArgs", "PyroOptim",
            "is_scheduler"]
+
+
+def _label(constructor: Any) -> str:
+    """The name of an optimizer class for messages and state files (``"Adam"``)."""
+    return getattr(constructor, "__name__", type(constructor).__name__)
 
 
 def is_scheduler(optimizer: Any) -> bool:
@@ -90,6 +96,8 @@ class PyroOptim:
             raise TypeError(f"clip_args must be None, a dict or a callable, got {type(clip_args).__name__}")
         if isinstance(clip_args, dict):
             check_clip_args(clip_args, None)
+        if isinstance(optim_args, dict):
+            check_optim_args(optim_args, _label(optim_constructor))
         self.pt_optim_constructor = optim_constructor
         self.pt_optim_args = optim_args
         self.pt_optim_args_argc = arity(optim_args) if callable(optim_args) else None
@@ -227,7 +235,9 @@ class PyroOptim:
     # ----- per-parameter settings -----------------------------------------------------------
     def _get_optim_args(self, p: torch.Tensor, name: Optional[str] = None) -> Dict[str, Any]:
         if callable(self.pt_optim_args):
-            return settings_for(self.pt_optim_args, self.pt_optim_args_argc, p, name, "optim_args")
+            args = settings_for(self.pt_optim_args, self.pt_optim_args_argc, p, name, "optim_args")
+            check_optim_args(args, _label(self.pt_optim_constructor), name)
+            return args
         return self.pt_optim_args
 
     def _get_grad_clip_args(self, p: torch.Tensor, name: Optional[str] = None) -> Optional[Dict[str, Any]]:
@@ -309,7 +319,7 @@ class PyroOptim:
             ValueError: the state holds objects a safe load could not read back (e.g. a
                 scheduler's lambda); nothing is written then.
         """
-        write_state_file(self.get_state(), filename)
+        write_state_file(self.get_state(), filename, self._state_label())
 
     def load(self, filename: Union[str, os.PathLike], map_location: Any = None) -> None:
         """Read state written by :meth:`save` and :meth:`set_state` it.
@@ -325,11 +335,15 @@ class PyroOptim:
             pyro.params.StateFileError: the file is truncated, corrupt, not an optimizer state
                 file, or holds anything but tensors and plain data; the optimizer is unchanged.
         """
-        state = read_state_file(filename, map_location)
+        state = read_state_file(filename, map_location, self._state_label())
         try:
             self.set_state(state)
         except ValueError as e:
             raise StateFileError(f"{os.fspath(filename)!r}: {e}") from e
+
+    def _state_label(self) -> str:
+        """Which optimizer a state file was saved by, e.g. ``"Adam"`` (checked on load)."""
+        return _label(self.pt_optim_constructor)
 
     def __repr__(self) -> str:
         ctor = getattr(self.pt_optim_constructor, "__name__", repr(self.pt_optim_constructor))
