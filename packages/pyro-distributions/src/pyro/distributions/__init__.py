@@ -27,6 +27,14 @@ from pyro.distributions.extended_beta_binomial import ExtendedBetaBinomial
 from pyro.distributions.extended_binomial import ExtendedBinomial
 from pyro.distributions.folded import FoldedDistribution
 from pyro.distributions.grouped_normal_normal import GroupedNormalNormal
+from pyro.distributions.hmm import (
+    DiscreteHMM,
+    GammaGaussianHMM,
+    GaussianHMM,
+    GaussianMRF,
+    IndependentHMM,
+    LinearHMM,
+)
 from pyro.distributions.improper_uniform import ImproperUniform
 from pyro.distributions.kl import kl_divergence, register_kl
 from pyro.distributions.lkj import LKJ
@@ -78,6 +86,8 @@ _PYRO_DISTRIBUTIONS = [
     "RelaxedOneHotCategoricalStraightThrough", "SkewLogistic", "SoftAsymmetricLaplace",
     "SoftLaplace",
     "ExtendedBetaBinomial", "ExtendedBinomial", "GroupedNormalNormal",
+    "DiscreteHMM", "GammaGaussianHMM", "GaussianHMM", "GaussianMRF", "IndependentHMM",
+    "LinearHMM",
 ]
 
 __all__ = sorted(
