@@ -5,6 +5,8 @@
 - :mod:`~pyro.infer.mcmc.rwkernel`: :class:`RandomWalkKernel`;
 - :mod:`~pyro.infer.mcmc.adaptation`: the warm-up schedule, step size and mass matrix;
 - :mod:`~pyro.infer.mcmc.potential`: the potential energy built from a model's trace;
+- :mod:`~pyro.infer.mcmc.compiled`: that potential and its gradient captured once and compiled;
+- :mod:`~pyro.infer.mcmc.vectorized`: several NUTS chains as one batch;
 - :mod:`~pyro.infer.mcmc.util`: ``initialize_model``, ``summary``, ``diagnostics``, ...;
 - :mod:`~pyro.infer.mcmc.api`: :class:`MCMC`, the runner.
 """

@@ -189,7 +189,7 @@ class MCMC:
         model does not allow it."""
         from pyro.infer.mcmc.hmc import _Layout
         from pyro.infer.mcmc.util import initialize_model
-        from pyro.infer.mcmc.vectorized import NotVectorizable, VectorizedNUTS, batched_potential
+        from pyro.infer.mcmc.vectorized import NotVectorizable, VectorizedNUTS, compiled_potential
         from pyro.infer.util import plate_nesting
 
         kernel = self.kernel
@@ -202,10 +202,10 @@ class MCMC:
         layout = _Layout({k: v[0] for k, v in init.items()})
         z = torch.stack([layout.flatten({k: v[c] for k, v in init.items()})
                          for c in range(self.num_chains)]).detach()
-        batched = batched_potential(potential_fn, prototype, layout, self.num_chains,
-                                    plate_nesting(prototype), z)
+        batched, energy_and_grad = compiled_potential(potential_fn, prototype, layout,
+                                                      self.num_chains, plate_nesting(prototype), z)
         kernel.potential_fn, kernel.transforms = potential_fn, transforms
-        runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps)
+        runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps, energy_and_grad)
         total = self.warmup_steps + self.num_samples
         bar = _progress_bar(total, "Warmup", self.disable_progbar)
         hook = self.hook_fn

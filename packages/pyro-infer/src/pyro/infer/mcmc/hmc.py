@@ -14,6 +14,7 @@ import torch
 
 from pyro.infer.autoguide.initialization import init_to_uniform
 from pyro.infer.mcmc.adaptation import FlatMassMatrix, WarmupAdapter
+from pyro.infer.mcmc.compiled import capture, check_points
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.infer.mcmc.util import initialize_model
 from pyro.ops.integrator import _EXCEPTION_HANDLERS
@@ -108,6 +109,7 @@ class HMC(MCMCKernel):
         self._full_mass = full_mass
         self._initial_params: Optional[Params] = None
         self._layout: Optional[_Layout] = None
+        self._compiled: Optional[Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]] = None
         self._mass: Optional[FlatMassMatrix] = None
         self._reset()
 
@@ -156,6 +158,12 @@ class HMC(MCMCKernel):
     def _energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The potential energy at flat ``z`` and its gradient (NaN energy when a registered
         exception handler absorbs an error)."""
+        compiled = self._compiled
+        if compiled is not None:
+            return compiled(z)
+        return self._eager_energy_and_grad(z)
+
+    def _eager_energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             leaf = z.detach().requires_grad_(True)
             try:
@@ -234,6 +242,9 @@ class HMC(MCMCKernel):
         if not z.is_floating_point():
             raise ValueError("HMC/NUTS: initial_params must be floating-point tensors")
         self._mass = FlatMassMatrix(self._layout.size, self._full_mass, z.dtype, z.device)
+        self._compiled = None
+        if self.model is not None and not self._jit_compile:
+            self._compiled = capture(self._eager_energy_and_grad, z, check_points(z, 2))
         self._set_state(z)
         if not bool(torch.isfinite(self._energy)):
             raise ValueError(f"HMC/NUTS: the potential energy at the initial params is "
@@ -251,6 +262,7 @@ class HMC(MCMCKernel):
     def cleanup(self) -> None:
         """Drop the cached state of the chain."""
         self._cache = None
+        self._compiled = None
 
     def _sync(self, params: Params) -> None:
         """Accept ``params`` as the current state unless they are what we returned last."""

@@ -2,15 +2,19 @@
 
 The model runs once per leapfrog step for every chain, inside an extra plate (the chain dim,
 left of the model's own plates), so the Python work of the model and the autograd graph are
-paid once for all chains. Each chain keeps its own step size, mass matrix (diagonal or dense),
-adaptation, tree and random choices; the trees are built in lockstep, leaf by leaf, and a chain
-whose subtree or tree has ended is masked until the others finish. The result has the same
-distribution as running the chains one after another.
+paid once for all chains. A model that does not broadcast over that plate (``x @ w``) has its
+single-chain potential mapped over the chains with ``torch.func.vmap`` instead. Each chain keeps
+its own step size, mass matrix (diagonal or dense), adaptation, tree and random choices; the
+trees are built in lockstep, leaf by leaf, and a chain whose subtree or tree has ended is
+masked until the others finish. The result has the same distribution as running the chains one
+after another.
 
-:func:`batched_potential` checks at the start that the batched model gives every chain the
-same potential and gradient as the model run alone; when it does not (a model that does not
-broadcast over an extra batch dim, enumeration, ...), :class:`NotVectorizable` is raised and
-the runner falls back to sequential chains.
+The batched potential and its gradient, and then one whole leaf (leapfrog step, energy error,
+progressive sampling and masking), are compiled by :mod:`~pyro.infer.mcmc.compiled` where the
+model is static. :func:`compiled_potential` checks at the start that the batched model gives
+every chain the same potential and gradient as the model run alone; when neither route does
+(a model that reads a value, enumeration, ...), :class:`NotVectorizable` is raised and the
+runner falls back to sequential chains.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 
 from pyro.infer.mcmc.adaptation import FlatMassMatrix, WarmupAdapter
+from pyro.infer.mcmc.compiled import capture, capture_fn, check_points
 from pyro.infer.mcmc.hmc import MAX_ENERGY_ERROR, _Layout
 from pyro.infer.mcmc.potential import PotentialEnergy, _SubstituteAndScore
 from pyro.poutine.plate_messenger import PlateMessenger
 
-__all__ = ["NotVectorizable", "VectorizedNUTS"]
+__all__ = ["NotVectorizable", "VectorizedNUTS", "compiled_potential"]
 
 Params = Dict[str, torch.Tensor]
 
@@ -64,6 +69,14 @@ class _BatchedPotential:
         for name, (batch, event) in site_shapes.items():
             pad = nesting - len(batch)
             self.shapes[name] = (num_chains,) + (1,) * pad + tuple(batch) + tuple(event)
+
+    def energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(C,)`` potentials at ``z`` of shape ``(C, D)`` and their ``(C, D)`` gradients."""
+        with torch.enable_grad():
+            leaf = z.detach().requires_grad_(True)
+            energy = self(leaf)
+            grad, = torch.autograd.grad(energy.sum(), leaf)
+        return energy.detach(), grad
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         """``(C,)`` potentials of the flat positions ``z`` of shape ``(C, D)``."""
@@ -124,6 +137,71 @@ def batched_potential(energy: PotentialEnergy, prototype: Any, layout: _Layout,
     return fn
 
 
+class _VmapPotential:
+    """Per-chain potentials of a model that does not batch by itself: the single-chain
+    potential mapped over the chain dim with ``torch.func.vmap``, differentiated outside the
+    map (plain autograd: ``torch.func.grad`` would import torch's compiler, seconds)."""
+
+    def __init__(self, energy: PotentialEnergy, layout: _Layout) -> None:
+        self.energy = energy
+        self.layout = layout
+
+        def one(z: torch.Tensor) -> torch.Tensor:
+            return energy(layout.unflatten(z))
+
+        self._fn = torch.func.vmap(one)
+
+    def energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(C,)`` potentials at ``z`` of shape ``(C, D)`` and their ``(C, D)`` gradients."""
+        with torch.enable_grad():
+            leaf = z.detach().requires_grad_(True)
+            energy = self._fn(leaf)
+            grad, = torch.autograd.grad(energy.sum(), leaf)
+        return energy.detach(), grad
+
+
+def _single_energy_and_grad(energy: PotentialEnergy, layout: _Layout
+                            ) -> Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]:
+    def energy_grad(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            e = energy(layout.unflatten(leaf))
+            g, = torch.autograd.grad(e, leaf)
+        return e.detach(), g
+
+    return energy_grad
+
+
+def compiled_potential(energy: PotentialEnergy, prototype: Any, layout: _Layout,
+                       num_chains: int, nesting: int, z: torch.Tensor) -> Tuple[Any, Any]:
+    """``(potential, compiled energy_and_grad or None)`` of the chains as a batch.
+
+    The chain dim goes in as a plate when the model broadcasts over it (checked per chain,
+    then compiled if :func:`~pyro.infer.mcmc.compiled.capture` allows it); otherwise the
+    single-chain potential is mapped with ``torch.func.vmap``, which is used only compiled
+    and after the same per-chain check. Raises :class:`NotVectorizable` when neither works.
+    """
+    points = check_points(z, 2)
+    try:
+        potential: Any = batched_potential(energy, prototype, layout, num_chains, nesting, z)
+    except NotVectorizable:
+        potential = None
+    if potential is not None:
+        return potential, capture(potential.energy_and_grad, z, points)
+    potential = _VmapPotential(energy, layout)
+    compiled = capture(potential.energy_and_grad, z, points)
+    if compiled is None:
+        raise NotVectorizable("the model neither batches nor maps over the chain dim")
+    single = _single_energy_and_grad(energy, layout)
+    e, g = compiled(z)
+    for c in range(num_chains):
+        e1, g1 = single(z[c])
+        if not (torch.allclose(e[c], e1, rtol=1e-4, atol=1e-4)
+                and torch.allclose(g[c], g1, rtol=1e-4, atol=1e-4)):
+            raise NotVectorizable("the mapped model disagrees with the model run alone")
+    return potential, compiled
+
+
 def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     m = torch.maximum(a, b)
     m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
@@ -141,10 +219,17 @@ class VectorizedNUTS:
         warmup_steps: warm-up steps.
     """
 
-    def __init__(self, kernel: Any, potential: _BatchedPotential, z: torch.Tensor,
-                 warmup_steps: int) -> None:
+    def __init__(self, kernel: Any, potential: Any, z: torch.Tensor, warmup_steps: int,
+                 energy_and_grad: Optional[Callable[[torch.Tensor], Any]] = None) -> None:
         self.kernel = kernel
         self.potential = potential
+        self._batched = energy_and_grad or potential.energy_and_grad
+        self._eager_batched = potential.energy_and_grad
+        # The whole leaf is compiled only over a compiled potential (the model is static).
+        self._compile_leaf = energy_and_grad is not None
+        self._compiled_leaf: Optional[Callable[..., Tuple[torch.Tensor, ...]]] = None
+        single = _single_energy_and_grad(potential.energy, potential.layout)
+        self._single = capture(single, z[0], check_points(z[0], 2)) or single
         self.num_chains, self.dim = z.shape
         self.warmup_steps = warmup_steps
         self.max_tree_depth = kernel._max_tree_depth
@@ -171,11 +256,71 @@ class VectorizedNUTS:
 
     # ----- batched pieces -------------------------------------------------------------------
     def _energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        with torch.enable_grad():
-            leaf = z.detach().requires_grad_(True)
-            energy = self.potential(leaf)
-            grad, = torch.autograd.grad(energy.sum(), leaf)
-        return energy.detach(), grad
+        return self._batched(z)
+
+    def _eager_leaf(self, z: torch.Tensor, r: torch.Tensor, grad: torch.Tensor, v: torch.Tensor,
+                    step: torch.Tensor, inverse: torch.Tensor, h0: torch.Tensor,
+                    live: torch.Tensor, log_w: torch.Tensor, prop_z: torch.Tensor,
+                    prop_e: torch.Tensor, prop_g: torch.Tensor, sum_accept: torch.Tensor,
+                    leaves: torch.Tensor, diverging: torch.Tensor, r_sum: torch.Tensor,
+                    log_u: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """One leapfrog leaf of every live chain and its bookkeeping (masked chains keep
+        their state); ``log_u`` is the log-uniform draw of the progressive sampling."""
+        dense = self.kernel._full_mass
+
+        def velocity(x: torch.Tensor) -> torch.Tensor:
+            return (inverse @ x.unsqueeze(-1)).squeeze(-1) if dense else inverse * x
+
+        lv = live.unsqueeze(-1)
+        r1 = r - 0.5 * step * grad
+        z1 = torch.where(lv, z + step * velocity(r1), z)  # masked chains stay put (finite)
+        e1, g1 = self._eager_batched(z1)
+        r1 = r1 - 0.5 * step * g1
+        v1 = velocity(r1)
+        delta = e1 + 0.5 * (r1 * v1).sum(-1) - h0
+        delta = torch.where(torch.isnan(delta), torch.full_like(delta, math.inf), delta)
+        sum_accept = sum_accept + torch.where(live, torch.exp(torch.clamp(-delta, max=0.0)),
+                                              torch.zeros_like(delta))
+        leaves = leaves + live.to(delta.dtype)
+        div = live & (delta > MAX_ENERGY_ERROR)
+        diverging = diverging | div
+        valid = live & ~div
+        vl = valid.unsqueeze(-1)
+        leaf_w = torch.where(valid, -delta, torch.full_like(delta, -math.inf))
+        new_w = _logaddexp(log_w, leaf_w)
+        take = valid & (log_u < leaf_w - new_w)
+        tk = take.unsqueeze(-1)
+        prop_z = torch.where(tk, z1, prop_z)
+        prop_e = torch.where(take, e1, prop_e)
+        prop_g = torch.where(tk, g1, prop_g)
+        log_w = torch.where(valid, new_w, log_w)
+        z = torch.where(vl, z1, z)
+        r = torch.where(vl, r1, r)
+        grad = torch.where(vl, g1, grad)
+        v = torch.where(vl, v1, v)
+        r_sum = torch.where(vl, r_sum + r, r_sum)
+        return (z, r, grad, v, log_w, prop_z, prop_e, prop_g, sum_accept, leaves, diverging,
+                r_sum, valid)
+
+    def _leaf(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """:meth:`_eager_leaf`, compiled into one graph on its first call when it can be."""
+        if self._compiled_leaf is None:
+            g = torch.Generator(device=args[0].device).manual_seed(0)
+            moved = (args[0] + 0.1 * torch.randn(args[0].shape, generator=g,
+                                                 dtype=args[0].dtype, device=args[0].device),)
+            compiled = None
+            if self._compile_leaf:
+                compiled = capture_fn(self._eager_leaf, args, [moved + args[1:]])
+            self._compiled_leaf = compiled or self._fast_eager_leaf
+        return self._compiled_leaf(*args)
+
+    def _fast_eager_leaf(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        eager = self._eager_batched
+        self._eager_batched = self._batched
+        try:
+            return self._eager_leaf(*args)
+        finally:
+            self._eager_batched = eager
 
     def _stack_masses(self) -> None:
         self._inverses = [m.inverse for m in self.masses]
@@ -195,8 +340,6 @@ class VectorizedNUTS:
 
     def _step_size_finder(self, c: int) -> Callable[[], float]:
         kernel = self.kernel
-        energy = self.potential.energy
-        layout = self.potential.layout
 
         def find() -> float:
             mass = self.masses[c]
@@ -204,13 +347,7 @@ class VectorizedNUTS:
             adapter = self.adapters[c] if c < len(self.adapters) else None
             step = adapter.step_size if adapter is not None else kernel._adapter._init_step_size
 
-            def energy_grad(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-                with torch.enable_grad():
-                    leaf = x.detach().requires_grad_(True)
-                    e = energy(layout.unflatten(leaf))
-                    g, = torch.autograd.grad(e, leaf)
-                return e.detach(), g
-
+            energy_grad = self._single
             e0, g0 = energy_grad(z)
             r = mass.sample_momentum()
             h0 = float(e0 + mass.kinetic(r))
@@ -321,40 +458,18 @@ class VectorizedNUTS:
         live = active.clone()
         ck_v: List[Optional[torch.Tensor]] = [None] * (depth + 1)
         ck_sum: List[Optional[torch.Tensor]] = [None] * (depth + 1)
-        neg_inf = torch.full((C,), -math.inf, dtype=dtype, device=device)
+        prop_z, prop_e, prop_g = prop
+        leaf = self._leaf
+        inverse = self.inverse
         for n in range(1 << depth):
-            lv = live[:, None]
-            r1 = r - 0.5 * step * grad
-            z1 = z + step * self._velocity(r1)
-            z1 = torch.where(lv, z1, z)  # masked chains stay where they are (finite)
-            e1, g1 = self._energy_and_grad(z1)
-            r1 = r1 - 0.5 * step * g1
-            v1 = self._velocity(r1)
-            h = e1 + 0.5 * (r1 * v1).sum(-1)
-            delta = h - h0
-            delta = torch.where(torch.isnan(delta), torch.full_like(delta, math.inf), delta)
-            sum_accept = sum_accept + torch.where(live, torch.exp(torch.clamp(-delta, max=0.0)),
-                                                  torch.zeros_like(delta))
-            leaves = leaves + live.to(dtype)
-            div = live & (delta > MAX_ENERGY_ERROR)
-            diverging = diverging | div
-            valid = live & ~div
-            vl = valid[:, None]
-            leaf_w = torch.where(valid, -delta, neg_inf)
-            new_w = _logaddexp(log_w, leaf_w)
-            take = valid & (torch.rand(C, device=device).log() < leaf_w - new_w)
-            tk = take[:, None]
-            prop = [torch.where(tk, z1, prop[0]), torch.where(take, e1, prop[1]),
-                    torch.where(tk, g1, prop[2])]
-            log_w = torch.where(valid, new_w, log_w)
-            z = torch.where(vl, z1, z)
-            r = torch.where(vl, r1, r)
-            grad = torch.where(vl, g1, grad)
-            v = torch.where(vl, v1, v)
+            log_u = torch.rand(C, dtype=dtype, device=device).log()
+            r_sum_before = r_sum
+            (z, r, grad, v, log_w, prop_z, prop_e, prop_g, sum_accept, leaves, diverging,
+             r_sum, valid) = leaf(z, r, grad, v, step, inverse, h0, live, log_w, prop_z, prop_e,
+                                  prop_g, sum_accept, leaves, diverging, r_sum, log_u)
             for k in range(1, depth + 1):
                 if n % (1 << k) == 0:
-                    ck_v[k], ck_sum[k] = v, r_sum
-            r_sum = torch.where(vl, r_sum + r, r_sum)
+                    ck_v[k], ck_sum[k] = v, r_sum_before
             for k in range(1, depth + 1):
                 if n % (1 << k) == (1 << k) - 1:
                     rho = r_sum - ck_sum[k]
@@ -363,4 +478,5 @@ class VectorizedNUTS:
             live = valid & ~turning
             if not bool(live.any()):
                 break
+        prop = [prop_z, prop_e, prop_g]
         return ([z, r, grad, v], prop, log_w, r_sum, sum_accept, leaves, turning, diverging)
