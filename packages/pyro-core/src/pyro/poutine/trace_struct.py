@@ -203,7 +203,11 @@ class Trace:
             if "log_prob_sum" in site:
                 total = total + site["log_prob_sum"]
                 continue
-            log_p = scale_and_mask(raw_log_prob(site, "log_prob_sum"), site["scale"], site["mask"])
+            try:
+                raw = raw_log_prob(site, "log_prob_sum")
+            except ValueError as e:
+                raise self._with_shapes(e, name) from (e.__cause__ or e)
+            log_p = scale_and_mask(raw, site["scale"], site["mask"])
             total = total + (log_p.sum() if isinstance(log_p, torch.Tensor) else log_p)
         return total if isinstance(total, torch.Tensor) else torch.tensor(total)
 
@@ -214,7 +218,10 @@ class Trace:
         """
         for name, site in self.nodes.items():
             if site["type"] == "sample" and site_filter(name, site):
-                site_log_prob(site)
+                try:
+                    site_log_prob(site)
+                except ValueError as e:
+                    raise self._with_shapes(e, name) from (e.__cause__ or e)
 
     def compute_score_parts(self) -> None:
         """Store ``score_parts`` (log_prob, score function, entropy term; scaled and masked).
@@ -222,9 +229,16 @@ class Trace:
         Used by the ELBOs to build surrogate losses. Also stores ``log_prob``,
         ``unscaled_log_prob`` and ``log_prob_sum`` at each sample site.
         """
-        for site in self.nodes.values():
+        for name, site in self.nodes.items():
             if site["type"] == "sample":
-                site_score_parts(site)
+                try:
+                    site_score_parts(site)
+                except ValueError as e:
+                    raise self._with_shapes(e, name) from (e.__cause__ or e)
+
+    def _with_shapes(self, error: ValueError, name: str) -> ValueError:
+        # A site's log-density error, with the shapes of the trace up to that site (as Pyro).
+        return ValueError(f"{error}\n{self.format_shapes(last_site=name)}")
 
     def detach_(self) -> None:
         """Detach every site value in place (keeps values, drops their autograd history)."""

@@ -69,6 +69,11 @@ from pyro.infer.discrete import infer_discrete  # noqa: E402
 
 __all__ += ["infer_discrete"]
 
+# --- summaries of samples ------------------------------------------------------------------------
+from pyro.infer.mcmc.util import summary  # noqa: E402  (the very function MCMC's table is built on)
+
+__all__ += ["summary"]
+
 # The seed's ``ELBO(trace_graph=..., enum_discrete=...)``: installs its front door on import.
 from pyro.infer import legacy  # noqa: E402,F401
 

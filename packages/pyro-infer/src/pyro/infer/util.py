@@ -371,12 +371,8 @@ def get_importance_trace(graph_type: str, max_plate_nesting: float, model: Any, 
         warn_if_enumerated(guide_trace)
     prune_subsample_sites_(guide_trace)
     prune_subsample_sites_(model_trace)
-    for site in model_trace.nodes.values():
-        if site["type"] == "sample":
-            site_log_prob(site)
-    for site in guide_trace.nodes.values():
-        if site["type"] == "sample":
-            site_score_parts(site)
+    model_trace.compute_log_prob()  # errors come with the trace's format_shapes() table
+    guide_trace.compute_score_parts()
     if validate:
         for trace in (model_trace, guide_trace):
             for site in trace.nodes.values():

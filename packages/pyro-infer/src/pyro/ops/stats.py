@@ -137,7 +137,10 @@ def effective_sample_size(input: torch.Tensor, chain_dim: int = 0,
     var_plus = var_within * (n - 1) / n
     if num_chains > 1:
         var_plus = var_plus + x.mean(dim=1).var(dim=0)
-    rho = 1 - (var_within - acov.mean(dim=0)) / var_plus  # (draws, ...)
+    if num_chains == 1:  # one chain: the plain autocorrelation (as Pyro computes it)
+        rho = acov[0] / acov[0, :1]
+    else:
+        rho = 1 - (var_within - acov.mean(dim=0)) / var_plus  # (draws, ...)
     rho[0] = 1.0
     # Pair sums rho[2k] + rho[2k+1]; an odd last lag is dropped.
     pairs = n // 2

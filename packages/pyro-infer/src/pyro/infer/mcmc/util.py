@@ -188,11 +188,25 @@ def summary(samples: Params, prob: float = 0.9,
             group_by_chain: bool = True) -> Dict[str, Dict[str, torch.Tensor]]:
     """Mean, std, median, the ends of the ``prob`` highest-density interval, ``n_eff`` and
     ``r_hat`` of every site (keys ``mean``, ``std``, ``median``, ``5.0%``, ``95.0%``,
-    ``n_eff``, ``r_hat`` for ``prob=0.9``)."""
+    ``n_eff``, ``r_hat`` for ``prob=0.9``), each of the site's shape.
+
+    Also ``pyro.infer.summary``; :func:`print_summary` and ``MCMC.summary`` print it.
+
+    Args:
+        samples: ``site -> tensor`` of draws, e.g. from ``MCMC.get_samples`` or ``Predictive``.
+        prob: the mass of the interval.
+        group_by_chain: whether every tensor has the shape ``(chains, draws) + site_shape``;
+            otherwise ``(draws,) + site_shape`` (one chain).
+    """
     low = "{:.1f}%".format(50 * (1 - prob))
     high = "{:.1f}%".format(50 * (1 + prob))
-    out: Dict[str, Dict[str, torch.Tensor]] = OrderedDict()
+    out: Dict[str, Dict[str, torch.Tensor]] = {}
     for name, value in samples.items():
+        if not isinstance(value, torch.Tensor) or value.dim() < (2 if group_by_chain else 1):
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            expected = "(chains, draws, ...)" if group_by_chain else "(draws, ...)"
+            raise ValueError(f"summary: samples['{name}'] has shape {shape}, expected a tensor "
+                             f"of shape {expected} (group_by_chain={group_by_chain})")
         if not group_by_chain:
             value = value.unsqueeze(0)
         if not value.is_floating_point():
