@@ -20,6 +20,7 @@ from pyro.distributions.asymmetric_laplace import AsymmetricLaplace, SoftAsymmet
 from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
 from pyro.distributions.delta import Delta
 from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
+from pyro.distributions.diag_normal_mixture_shared_cov import MixtureOfDiagNormalsSharedCovariance
 from pyro.distributions.distribution import Distribution
 from pyro.distributions.empirical import Empirical
 from pyro.distributions.exponential_family import ExponentialFamily
@@ -52,6 +53,8 @@ from pyro.distributions.relaxed_straight_through import (
     RelaxedOneHotCategoricalStraightThrough,
 )
 from pyro.distributions.score_parts import ScoreParts
+from pyro.distributions.sine_bivariate_von_mises import SineBivariateVonMises
+from pyro.distributions.sine_skewed import SineSkewed
 from pyro.distributions.soft_laplace import SoftLaplace
 from pyro.distributions.torch import *  # noqa: F401,F403
 from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
@@ -63,6 +66,7 @@ from pyro.distributions.torch_distribution import (
 )
 from pyro.distributions.torch_transform import ComposeTransformModule, TransformModule
 from pyro.distributions.unit import Unit
+from pyro.distributions.von_mises_3d import VonMises3D
 from pyro.distributions.util import enable_validation, is_validation_enabled, validation_enabled
 from pyro.distributions.zero_inflated import (
     ZeroInflatedDistribution,
@@ -88,6 +92,7 @@ _PYRO_DISTRIBUTIONS = [
     "ExtendedBetaBinomial", "ExtendedBinomial", "GroupedNormalNormal",
     "DiscreteHMM", "GammaGaussianHMM", "GaussianHMM", "GaussianMRF", "IndependentHMM",
     "LinearHMM",
+    "MixtureOfDiagNormalsSharedCovariance", "SineBivariateVonMises", "SineSkewed", "VonMises3D",
 ]
 
 __all__ = sorted(
