@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.flows.util import PassCache, activation_transform, no_analytic_inverse
+from pyro.nn.flows.util import OnePassNoInverse, PassCache, activation_transform
 
 def log_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``log(exp(a) @ exp(b))`` over the last two dims, computed stably."""
@@ -89,7 +89,7 @@ class MaskedBlockLinear(torch.nn.Module):
         return F.linear(inputs, weight, self.bias), log_diag
 
 
-class BlockAutoregressive(TransformModule):
+class BlockAutoregressive(OnePassNoInverse, TransformModule):
     r"""A block neural autoregressive flow (BNAF, De Cao et al. 2019): ``y = f(x)`` with ``f`` a
     feed-forward network of :class:`MaskedBlockLinear` layers (sizes ``input_dim *
     hidden_factors[k]``) and the element-wise bijection ``activation`` between them. Output ``i``
@@ -180,21 +180,6 @@ class BlockAutoregressive(TransformModule):
             y = g * x + (1 - g) * h
             return y, torch.logaddexp(log_1mg + log_diag_f, log_g).sum(-1)
         return h, log_diag_f.sum(-1)
-
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        y, log_det = self._forward_and_log_det(x)
-        self._log_det.save(x, log_det)
-        return y
-
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise no_analytic_inverse(self)
-
-    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Return ``log |det dy/dx|``, one value per vector."""
-        log_det = self._log_det.get(self, x, y)
-        if log_det is None:
-            log_det = self._forward_and_log_det(x)[1]
-        return log_det
 
 
 def block_autoregressive(input_dim: int, **kwargs: object) -> BlockAutoregressive:

@@ -21,10 +21,10 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN
-from pyro.nn.flows.util import PassCache, no_analytic_inverse
+from pyro.nn.flows.util import OnePassNoInverse, PassCache
 
 
-class Polynomial(TransformModule):
+class Polynomial(OnePassNoInverse, TransformModule):
     r"""A sum-of-squares polynomial flow,
 
     .. math:: y_i = c_i + \int_0^{x_i} \sum_{k=1}^{K}
@@ -117,21 +117,6 @@ class Polynomial(TransformModule):
         poly = (a * x_pow.unsqueeze(-2)).sum(-1)  # (..., d, S)
         log_det = torch.log(poly.pow(2).sum(-1)).sum(-1)
         return y, log_det
-
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        y, log_det = self._forward_and_log_det(x)
-        self._log_det.save(x, log_det)
-        return y
-
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise no_analytic_inverse(self)
-
-    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Return ``log |det dy/dx|``, one value per vector."""
-        log_det = self._log_det.get(self, x, y)
-        if log_det is None:
-            log_det = self._forward_and_log_det(x)[1]
-        return log_det
 
 
 def polynomial(input_dim: int, hidden_dims: Optional[Sequence[int]] = None) -> Polynomial:

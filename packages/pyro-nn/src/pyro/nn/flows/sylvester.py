@@ -12,10 +12,10 @@ from typing import Optional, Tuple
 import torch
 
 from pyro.nn.flows.householder import Householder
-from pyro.nn.flows.util import PassCache, no_analytic_inverse
+from pyro.nn.flows.util import OnePassNoInverse, PassCache
 
 
-class Sylvester(Householder):
+class Sylvester(OnePassNoInverse, Householder):
     r"""A Sylvester flow,
 
     .. math:: y = x + Q R \tanh(S Q^\top x + b),
@@ -88,21 +88,6 @@ class Sylvester(Householder):
         diag = torch.diagonal(r) * torch.diagonal(s)
         log_det = torch.log1p((1 - act * act) * diag).sum(-1)
         return y, log_det
-
-    def _call(self, x: torch.Tensor) -> torch.Tensor:
-        y, log_det = self._forward_and_log_det(x)
-        self._log_det.save(x, log_det)
-        return y
-
-    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        raise no_analytic_inverse(self)
-
-    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Return ``log |det dy/dx|``, one value per vector."""
-        log_det = self._log_det.get(self, x, y)
-        if log_det is None:
-            log_det = self._forward_and_log_det(x)[1]
-        return log_det
 
 
 def sylvester(input_dim: int, count_transforms: Optional[int] = None) -> Sylvester:

@@ -97,7 +97,39 @@ def activation_transform(activation: str, owner: str) -> torch_transforms.Transf
     return choices[activation]()
 
 
+
+class OnePassNoInverse:
+    """Mixin for a flow that computes its output and log-det together in one pass and has no
+    analytic inverse (only the value it last produced inverts, from torch's cache).
+
+    The flow defines ``_forward_and_log_det(x) -> (y, log_det)`` and sets
+    ``self._log_det = PassCache()``; this supplies ``_call`` (which keeps the log-det for the
+    pair torch caches), ``_inverse`` (the clear error) and ``log_abs_det_jacobian`` (the kept
+    value for the cached pair, else recomputed). List it before the transform base class.
+    """
+
+    _log_det: PassCache
+
+    def _forward_and_log_det(self, x: torch.Tensor) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        y, log_det = self._forward_and_log_det(x)
+        self._log_det.save(x, log_det)
+        return y
+
+    def _inverse(self, y: torch.Tensor) -> torch.Tensor:
+        raise no_analytic_inverse(self)
+
+    def log_abs_det_jacobian(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Return ``log |det dy/dx|``, one value per vector."""
+        log_det = self._log_det.get(self, x, y)
+        if log_det is None:
+            log_det = self._forward_and_log_det(x)[1]
+        return log_det
+
 __all__ = [
+    "OnePassNoInverse",
     "BoundNetwork",
     "PassCache",
     "activation_transform",
