@@ -10,20 +10,14 @@ from typing import Any, Callable, Dict, List, Set, Tuple
 import torch
 
 from pyro.infer.elbo import ELBO
-from pyro.infer.enum.checks import check_traceenum_requirements
 from pyro.infer.enum.contract import contract, pack
-from pyro.infer.enum.factors import compute_log_probs, contraction_log_prob, site_info
-from pyro.infer.enum.messenger import EnumMessenger
-from pyro.infer.enum.sequential import iter_discrete_traces
+from pyro.infer.enum.factors import contraction_log_prob, site_info
+from pyro.infer.enum.traces import enumerated_trace_pairs
 from pyro.infer.util import (
-    check_model_guide_match,
-    check_site_shape,
     is_validation_enabled,
-    prune_subsample_sites_,
     torch_backward,
     torch_item,
 )
-from pyro.poutine.handlers import replay, trace
 from pyro.poutine.util import site_is_subsample
 
 __all__ = ["TraceTMC_ELBO", "compute_tmc_log_evidence"]
@@ -121,26 +115,8 @@ class TraceTMC_ELBO(ELBO):
         of sequentially enumerated guide sites), with log-densities."""
         if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
-        guide_enum = EnumMessenger(first_available_dim=-1 - int(self.max_plate_nesting))
+        pairs = enumerated_trace_pairs(model, guide, args, kwargs, self.max_plate_nesting)
         validate = is_validation_enabled()
-        pairs = []
-        for guide_trace in iter_discrete_traces("flat", guide_enum(guide), *args, **kwargs):
-            model_enum = EnumMessenger(first_available_dim=guide_enum.next_available_dim)
-            model_trace = trace(model_enum(replay(model, trace=guide_trace))).get_trace(
-                *args, **kwargs)
-            if validate:
-                check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
-                check_traceenum_requirements(model_trace, guide_trace)
-            prune_subsample_sites_(guide_trace)
-            prune_subsample_sites_(model_trace)
-            compute_log_probs(model_trace)
-            compute_log_probs(guide_trace)
-            if validate:
-                for tr in (model_trace, guide_trace):
-                    for site in tr.nodes.values():
-                        if site["type"] == "sample":
-                            check_site_shape(site, self.max_plate_nesting)
-            pairs.append((model_trace, guide_trace))
         if validate and self.strict_enumeration_warning and not self.__dict__.get("_warned"):
             if not any(_enumerates(tr) for pair in pairs for tr in pair):
                 self._warned = True

@@ -11,22 +11,17 @@ import torch
 
 from pyro.infer.elbo import ELBO
 from pyro.infer.enum.checks import (
-    check_traceenum_requirements,
     warn_multiply_sampled,
     warn_no_enumeration,
 )
 from pyro.infer.enum.contract import Factor, align, contract, expectation, pack, product
-from pyro.infer.enum.factors import SiteInfo, compute_log_probs, contraction_log_prob, site_info
+from pyro.infer.enum.factors import SiteInfo, contraction_log_prob, site_info
 from pyro.infer.enum.marginals import compute_site_marginals
 from pyro.infer.enum.sampling import sample_site_values
-from pyro.infer.enum.messenger import EnumMessenger
-from pyro.infer.enum.sequential import iter_discrete_traces
+from pyro.infer.enum.traces import enumerated_trace_pairs
 from pyro.infer.util import (
     JitCompiledLoss,
-    check_model_guide_match,
-    check_site_shape,
     is_validation_enabled,
-    prune_subsample_sites_,
     torch_item,
 )
 from pyro.poutine.handlers import block, condition, infer_config, replay, trace
@@ -215,28 +210,9 @@ class TraceEnum_ELBO(ELBO):
             guide = infer_config(guide, config_fn=_enum_discrete_config)
         if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
-        first_dim = -1 - int(self.max_plate_nesting)
-        guide_enum = EnumMessenger(first_available_dim=first_dim)
+        pairs = enumerated_trace_pairs(model, guide, args, kwargs, self.max_plate_nesting,
+                                       check_model=warn_multiply_sampled)
         validate = is_validation_enabled()
-        pairs = []
-        for guide_trace in iter_discrete_traces("flat", guide_enum(guide), *args, **kwargs):
-            model_enum = EnumMessenger(first_available_dim=guide_enum.next_available_dim)
-            model_trace = trace(model_enum(replay(model, trace=guide_trace))).get_trace(
-                *args, **kwargs)
-            if validate:
-                check_model_guide_match(model_trace, guide_trace, self.max_plate_nesting)
-                check_traceenum_requirements(model_trace, guide_trace)
-                warn_multiply_sampled(model_trace)
-            prune_subsample_sites_(guide_trace)
-            prune_subsample_sites_(model_trace)
-            compute_log_probs(model_trace)
-            compute_log_probs(guide_trace)
-            if validate:
-                for tr in (model_trace, guide_trace):
-                    for site in tr.nodes.values():
-                        if site["type"] == "sample":
-                            check_site_shape(site, self.max_plate_nesting)
-            pairs.append((model_trace, guide_trace))
         if (validate and self.strict_enumeration_warning
                 and not getattr(self, "_warned_no_enum", False)):
             if not any(_has_enumeration(tr) for pair in pairs for tr in pair):
