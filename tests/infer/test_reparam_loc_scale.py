@@ -146,10 +146,13 @@ def test_noncentering_removes_nuts_divergences_in_neals_funnel():
 
     divergences = {}
     noncentered = poutine.reparam(funnel, {"x": LocScaleReparam(0.0)})
+    # A fixed step size (no adaptation), so that the count does not hinge on how adaptation
+    # rounds on a given CPU kernel: the centered neck diverges at step 1, the standard-normal
+    # geometry of the non-centered model does not.
     for name, fn in [("centered", funnel), ("noncentered", noncentered)]:
-        pyro.set_rng_seed(0)
-        mcmc = MCMC(NUTS(fn, max_tree_depth=5), num_samples=150, warmup_steps=100,
-                    disable_progbar=True)
+        pyro.set_rng_seed(1)
+        mcmc = MCMC(NUTS(fn, max_tree_depth=5, step_size=1.0, adapt_step_size=False),
+                    num_samples=150, warmup_steps=100, disable_progbar=True)
         mcmc.run()
         divergences[name] = len(mcmc.diagnostics()["divergences"]["chain 0"])
     assert divergences["centered"] > 0
