@@ -11,25 +11,10 @@ import math
 from typing import Any, Dict, Tuple
 
 import torch
-from torch.distributions.transforms import Transform
 
-from pyro.distributions import constraints
+from pyro.distributions.transforms.along_dim import AlongDimTransform, check_event
 
 _FFT_DTYPES = (torch.float32, torch.float64)
-
-
-def _check_dim(owner: str, dim: int) -> None:
-    if not isinstance(dim, int) or dim >= 0:
-        # Pyro's type for this check
-        raise AssertionError(f"{owner}: dim must be a negative int, got {dim!r}")
-
-
-def _check_event(owner: str, dim: int, x: torch.Tensor) -> None:
-    if x.dim() < -dim:
-        raise ValueError(
-            f"{owner}(dim={dim}) needs at least {-dim} dims, got a tensor of shape "
-            f"{tuple(x.shape)}"
-        )
 
 
 def _frequency_phase(n: int, x: torch.Tensor, sign: float) -> torch.Tensor:
@@ -63,7 +48,7 @@ def idct_last(y: torch.Tensor) -> torch.Tensor:
     return torch.fft.ifft(coeffs, n=2 * n, dim=-1)[..., :n].real * (2 * n)
 
 
-class DiscreteCosineTransform(Transform):
+class DiscreteCosineTransform(AlongDimTransform):
     r"""The orthonormal discrete cosine transform (type II) along dimension ``dim``, each
     frequency ``k`` then multiplied by
 
@@ -83,19 +68,9 @@ class DiscreteCosineTransform(Transform):
     bijective = True
 
     def __init__(self, dim: int = -1, smooth: float = 0.0, cache_size: int = 0) -> None:
-        _check_dim("DiscreteCosineTransform", dim)
-        super().__init__(cache_size=cache_size)
-        self.dim = dim
+        super().__init__(dim, cache_size=cache_size)
         self.smooth = float(smooth)
         self._weight_cache: Dict[Tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
-
-    @constraints.dependent_property(is_discrete=False)
-    def domain(self) -> constraints.Constraint:
-        return constraints.independent(constraints.real, -self.dim)
-
-    @constraints.dependent_property(is_discrete=False)
-    def codomain(self) -> constraints.Constraint:
-        return constraints.independent(constraints.real, -self.dim)
 
     def __eq__(self, other: Any) -> bool:
         return (type(other) is type(self) and other.dim == self.dim
@@ -119,7 +94,7 @@ class DiscreteCosineTransform(Transform):
         return weights
 
     def _apply(self, x: torch.Tensor, inverse: bool) -> torch.Tensor:
-        _check_event("DiscreteCosineTransform", self.dim, x)
+        check_event("DiscreteCosineTransform", self.dim, x)
         dtype = x.dtype
         z = x.movedim(self.dim, -1)
         if dtype not in _FFT_DTYPES:

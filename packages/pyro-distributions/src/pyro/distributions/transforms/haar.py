@@ -6,10 +6,8 @@ import math
 from typing import Any, List
 
 import torch
-from torch.distributions.transforms import Transform
 
-from pyro.distributions import constraints
-from pyro.distributions.transforms.discrete_cosine import _check_dim, _check_event
+from pyro.distributions.transforms.along_dim import AlongDimTransform, check_event
 
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -59,7 +57,7 @@ def inverse_haar_last(y: torch.Tensor) -> torch.Tensor:
     return x
 
 
-class HaarTransform(Transform):
+class HaarTransform(AlongDimTransform):
     """The orthonormal Haar wavelet transform along dimension ``dim`` (any length: an odd
     element at a level passes through unchanged). Orthogonal, so ``log|det| = 0`` and the
     inverse is exact.
@@ -74,18 +72,8 @@ class HaarTransform(Transform):
     bijective = True
 
     def __init__(self, dim: int = -1, flip: bool = False, cache_size: int = 0) -> None:
-        _check_dim("HaarTransform", dim)
-        super().__init__(cache_size=cache_size)
-        self.dim = dim
+        super().__init__(dim, cache_size=cache_size)
         self.flip = flip
-
-    @constraints.dependent_property(is_discrete=False)
-    def domain(self) -> constraints.Constraint:
-        return constraints.independent(constraints.real, -self.dim)
-
-    @constraints.dependent_property(is_discrete=False)
-    def codomain(self) -> constraints.Constraint:
-        return constraints.independent(constraints.real, -self.dim)
 
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and other.dim == self.dim and other.flip == self.flip
@@ -99,14 +87,14 @@ class HaarTransform(Transform):
         return type(self)(self.dim, self.flip, cache_size=cache_size)
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
-        _check_event("HaarTransform", self.dim, x)
+        check_event("HaarTransform", self.dim, x)
         z = x.movedim(self.dim, -1)
         if self.flip:
             z = z.flip(-1)
         return haar_last(z).movedim(-1, self.dim)
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
-        _check_event("HaarTransform", self.dim, y)
+        check_event("HaarTransform", self.dim, y)
         z = inverse_haar_last(y.movedim(self.dim, -1))
         if self.flip:
             z = z.flip(-1)
