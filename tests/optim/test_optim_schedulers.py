@@ -47,8 +47,11 @@ def make_torch_scheduler(cls, optimizer, settings):
     return cls(optimizer, **settings)
 
 
+BASES = {"LRScheduler", "_LRScheduler"}  # wrapped as Pyro does; torch's get_lr is abstract
+
+
 def test_every_torch_scheduler_has_a_wrapper_and_a_test():
-    assert set(TORCH_SCHEDULERS) == set(SCHEDULER_SETTINGS)
+    assert set(TORCH_SCHEDULERS) == set(SCHEDULER_SETTINGS) | BASES
     for name, cls in TORCH_SCHEDULERS.items():
         assert getattr(pyro.optim, name).pt_scheduler_constructor is cls
 
@@ -156,3 +159,15 @@ def test_params_of_one_step_share_one_optimizer_and_schedule(name):
     lr = objs[a.unconstrained()].optimizer.param_groups[0]["lr"]
     assert torch.equal(pyro.param("a").detach(), torch.full((2,), -lr))
     assert torch.equal(pyro.param("b").detach(), torch.full((3,), -2 * lr))
+
+
+@pytest.mark.parametrize("name", sorted(BASES))
+def test_scheduler_base_wrappers_exist_and_defer_to_torch(name):
+    # Pyro 1.9 exposes the abstract bases too; using one fails as torch's own does.
+    wrapper = getattr(pyro.optim, name)
+    assert wrapper.pt_scheduler_constructor is getattr(lr, name)
+    scheduler = wrapper({"optimizer": torch.optim.SGD, "optim_args": {"lr": 0.1}})
+    pyro.clear_param_store()
+    p = pyro.param("base_p", torch.zeros(2))
+    with pytest.raises(NotImplementedError):
+        scheduler([p.unconstrained()])

@@ -32,9 +32,9 @@ __all__ += ["EmpiricalMarginal", "Importance", "Predictive", "Search", "TracePos
             "vectorized_importance_weights"]
 
 # --- Markov chain Monte Carlo ----------------------------------------------------------------
-from pyro.infer.mcmc import HMC, MCMC, NUTS
+from pyro.infer.mcmc import HMC, MCMC, NUTS, RandomWalkKernel
 
-__all__ += ["HMC", "MCMC", "NUTS"]
+__all__ += ["HMC", "MCMC", "NUTS", "RandomWalkKernel"]
 
 # --- predictive sampling and seeing the model --------------------------------------------------
 from pyro.infer import inspect  # noqa: E402,F401  (pyro.infer.inspect, as Pyro has it)
@@ -73,6 +73,11 @@ __all__ += ["infer_discrete"]
 from pyro.infer.mcmc.util import summary  # noqa: E402  (the very function MCMC's table is built on)
 
 __all__ += ["summary"]
+
+# --- validation switches, as Pyro has them here too (one global switch: pyro.util's) ------------
+from pyro.util import enable_validation, is_validation_enabled  # noqa: E402
+
+__all__ += ["enable_validation", "is_validation_enabled"]
 
 # The seed's ``ELBO(trace_graph=..., enum_discrete=...)``: installs its front door on import.
 from pyro.infer import legacy  # noqa: E402,F401

@@ -15,7 +15,7 @@ import torch
 
 from pyro.poutine.site_densities import site_log_prob, site_score_parts
 from pyro.poutine.util import check_guide_factor_sites, site_is_subsample
-from pyro.util import is_validation_enabled
+from pyro.util import enable_validation, is_validation_enabled
 
 __all__ = [
     "MultiFrameTensor",
@@ -25,6 +25,7 @@ __all__ = [
     "check_site_shape",
     "get_importance_trace",
     "get_plate_stacks",
+    "enable_validation",
     "is_identically_zero",
     "is_validation_enabled",
     "plate_nesting",

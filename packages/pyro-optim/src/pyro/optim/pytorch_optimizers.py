@@ -69,7 +69,8 @@ def _torch_schedulers() -> Dict[str, type]:
     found = {}
     for name in sorted(dir(lr)):
         obj = getattr(lr, name)
-        if name.startswith("_") or name in _SCHEDULER_BASES or not isinstance(obj, type):
+        # The bases themselves are wrapped as well (``LRScheduler``, ``_LRScheduler``), as Pyro does.
+        if (name.startswith("_") and name not in _SCHEDULER_BASES) or not isinstance(obj, type):
             continue
         if issubclass(obj, bases) or issubclass(obj, lr.ReduceLROnPlateau):
             found[name] = obj
