@@ -97,3 +97,54 @@ def test_permute_of_the_wrong_length_names_both_sizes():
     assert t(x).tolist() == [[2.0, 1.0], [4.0, 3.0]]
     assert torch.equal(t.inv(t(x)), x)
     assert dist.transforms.Permute([2, 0, 1])(torch.tensor([5.0, 6.0, 7.0])).tolist() == [7.0, 5.0, 6.0]
+
+
+# ----- arguments of the wrong kind or size ----------------------------------------------------
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: dist.Normal("a", 1.0), r"^Normal: parameter 'loc' must be a number or a tensor, got str 'a'$"),
+    (lambda: dist.Normal([1.0, 2.0], 1.0), r"parameter 'loc' .* got list \[1\.0, 2\.0\]; wrap it in torch\.tensor"),
+    (lambda: dist.Normal(None, 1.0), r"^Normal: parameter 'loc' must be a number or a tensor, got NoneType None$"),
+    (lambda: dist.Gamma(1.0, object()), r"^Gamma: parameter 'rate' must be a number or a tensor, got object"),
+    (lambda: dist.Categorical(probs="x"), r"^Categorical: parameter 'probs' must be a number or a tensor"),
+    (lambda: dist.Independent(3, 1), r"^Independent: base_distribution must be a distribution instance, got int 3$"),
+    (lambda: dist.Independent(dist.Normal, 1), r"base_distribution .* got the class Normal \(build an instance\)"),
+    (lambda: dist.MixtureSameFamily(dist.Categorical(torch.ones(2)), "n"),
+     r"^MixtureSameFamily: component_distribution must be a distribution instance, got str"),
+])
+def test_argument_of_the_wrong_kind_is_a_type_error_naming_it(make, words):
+    with pytest.raises(TypeError, match=words) as info:
+        make()
+    assert isinstance(info.value, ValueError)  # what torch and Pyro raise here, still caught
+
+
+def test_wrong_kind_inside_a_model_names_the_site():
+    with pytest.raises(TypeError, match=r"^site 'mu': Normal: parameter 'scale'"):
+        pyro.sample("mu", dist.Normal(0.0, "1"))
+
+
+def test_optional_parameters_may_be_none():
+    assert dist.Categorical(probs=None, logits=torch.zeros(3)).batch_shape == ()
+
+
+@pytest.mark.parametrize("arg", ["covariance_matrix", "scale_tril", "precision_matrix"])
+def test_multivariate_normal_loc_and_matrix_sizes_must_agree(arg):
+    with pytest.raises(ValueError, match=rf"^MultivariateNormal: loc has size 3 in its last dim, but {arg} "
+                                         r"has shape \(2, 2\); expected \(\.\.\., 3, 3\)$"):
+        dist.MultivariateNormal(torch.zeros(3), **{arg: torch.eye(2)})
+    # batch dims broadcast as before
+    d = dist.MultivariateNormal(torch.zeros(4, 1, 3), **{arg: torch.eye(3).expand(5, 3, 3)})
+    assert d.batch_shape == (4, 5) and d.event_shape == (3,)
+
+
+@pytest.mark.parametrize("make", [
+    lambda t: dist.RelaxedBernoulli(t, probs=torch.tensor(0.3)),
+    lambda t: dist.RelaxedOneHotCategorical(t, probs=torch.ones(3) / 3),
+])
+def test_relaxed_temperature_must_be_positive(make):
+    with pyro.validation_enabled(True):
+        with pytest.raises(ValueError, match=r"temperature must be positive, got -1\.0"):
+            make(torch.tensor(-1.0))
+        assert torch.isfinite(make(torch.tensor(0.5)).rsample()).all()
+    with pyro.validation_enabled(False):
+        make(torch.tensor(-1.0))  # unchecked, as every parameter is with validation off

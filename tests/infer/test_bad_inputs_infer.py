@@ -9,6 +9,7 @@ import pyro
 import pyro.distributions as dist
 from pyro.infer import (
     SVI,
+    Predictive,
     Trace_ELBO,
     TraceEnum_ELBO,
     TraceGraph_ELBO,
@@ -148,3 +149,58 @@ def test_svi_accepts_pyro_optimizers_and_schedulers():
                                           "gamma": 0.9})
     for optim in (Adam({"lr": 0.1}), scheduler):
         SVI(lambda: None, lambda: None, optim, Trace_ELBO())
+
+
+# ----- Predictive, plate nesting ---------------------------------------------------------------
+
+def _two_latents():
+    a = pyro.sample("a", dist.Normal(0.0, 1.0))
+    b = pyro.sample("b", dist.Normal(0.0, 1.0))
+    return pyro.sample("o", dist.Normal(a + b, 1.0))
+
+
+def test_predictive_samples_of_different_lengths_name_every_site():
+    samples = {"a": torch.zeros(5), "b": torch.zeros(4)}
+    with pytest.raises(ValueError, match=r"disagree in their leading \(sample\) dim: 'a': 5, 'b': 4$"):
+        Predictive(_two_latents, posterior_samples=samples)
+
+
+def test_predictive_num_samples_other_than_the_samples_warns_as_pyro():
+    samples = {"a": torch.zeros(4), "b": torch.ones(4)}
+    with pytest.warns(UserWarning, match=r"^Sample's leading dimension size 4 is different from the "
+                                         r"provided 5 num_samples argument\. Defaulting to 4\.$"):
+        predictive = Predictive(_two_latents, posterior_samples=samples, num_samples=5)
+    assert predictive()["o"].shape == (4,)
+
+
+@pytest.mark.parametrize("num_samples", [0, -2, 1.5, "3"])
+def test_predictive_num_samples_must_be_a_positive_int(num_samples):
+    with pytest.raises(ValueError, match=r"^Predictive: num_samples must be a positive int, got"):
+        Predictive(_two_latents, num_samples=num_samples)
+
+
+def test_predictive_sample_without_a_sample_dim_is_named():
+    with pytest.raises(ValueError, match=r"posterior sample 'a' must be a tensor with a leading sample dim"):
+        Predictive(_two_latents, posterior_samples={"a": torch.tensor(0.0)})
+
+
+@pytest.mark.parametrize("nesting", ["2", -1, 1.5, True])
+def test_elbo_max_plate_nesting_must_be_a_count(nesting):
+    with pytest.raises(ValueError, match=r"^max_plate_nesting must be a non-negative int or inf"):
+        TraceEnum_ELBO(max_plate_nesting=nesting)
+
+
+def test_vectorized_particles_with_too_small_a_plate_nesting_say_what_to_raise():
+    def model():
+        x = pyro.sample("x", dist.Normal(0.0, 1.0))
+        with pyro.plate("p", 3, dim=-1), pyro.plate("q", 2, dim=-2):
+            pyro.sample("y", dist.Normal(x, 1.0), obs=torch.zeros(2, 3))
+
+    def guide():
+        pyro.sample("x", dist.Normal(pyro.param("loc", torch.tensor(0.0)), 1.0))
+
+    elbo = Trace_ELBO(num_particles=2, vectorize_particles=True, max_plate_nesting=1)
+    with pytest.raises(ValueError, match=r"(?s)'q' collide at dim=-2.*vectorize_particles=True puts the "
+                                         r"particles at dim=-2, left of max_plate_nesting=1 plate dims"):
+        elbo.loss(model, guide)
+    assert Trace_ELBO(num_particles=2, vectorize_particles=True, max_plate_nesting=2).loss(model, guide) > 0

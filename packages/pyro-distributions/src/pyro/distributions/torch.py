@@ -106,15 +106,37 @@ LogisticNormal = _wrap(_td.LogisticNormal)
 LowRankMultivariateNormal = _wrap(_td.LowRankMultivariateNormal)
 MixtureSameFamily = _wrap(_td.MixtureSameFamily)
 Multinomial = _wrap(_td.Multinomial)
-MultivariateNormal = _wrap(_td.MultivariateNormal)
+def _check_mvn_sizes(self: Any, validate: Any) -> None:
+    """torch accepts a ``loc`` and a matrix of different sizes (or a non-square matrix)."""
+    for arg in ("scale_tril", "covariance_matrix", "precision_matrix"):
+        if arg in self.__dict__:
+            break
+    matrix = self.__dict__[arg]
+    n = self.event_shape[-1]
+    if matrix.shape[-1] != matrix.shape[-2] or matrix.shape[-1] != n:
+        raise ValueError(
+            f"MultivariateNormal: loc has size {n} in its last dim, but {arg} has shape "
+            f"{tuple(matrix.shape)}; expected (..., {n}, {n})")
+
+
+def _check_temperature(self: Any, validate: Any) -> None:
+    """torch puts no constraint on ``temperature``; a non-positive one gives NaN samples."""
+    if validate and bool((self.temperature <= 0).any()):
+        raise ValueError(
+            f"{type(self).__name__}: temperature must be positive, got "
+            f"{self.temperature.tolist() if self.temperature.numel() <= 4 else 'non-positive values'}")
+
+
+MultivariateNormal = _wrap(_td.MultivariateNormal, {"_check_construction": _check_mvn_sizes})
 NegativeBinomial = _wrap(_td.NegativeBinomial)
 Normal = _wrap(_td.Normal, {"rsample": _normal_rsample, "log_prob": _normal_log_prob})
 OneHotCategorical = _wrap(_td.OneHotCategorical)
 OneHotCategoricalStraightThrough = _wrap(_td.OneHotCategoricalStraightThrough)
 Pareto = _wrap(_td.Pareto)
 Poisson = _wrap(_td.Poisson)
-RelaxedBernoulli = _wrap(_td.RelaxedBernoulli)
-RelaxedOneHotCategorical = _wrap(_td.RelaxedOneHotCategorical)
+RelaxedBernoulli = _wrap(_td.RelaxedBernoulli, {"_check_construction": _check_temperature})
+RelaxedOneHotCategorical = _wrap(_td.RelaxedOneHotCategorical,
+                                 {"_check_construction": _check_temperature})
 StudentT = _wrap(_td.StudentT)
 TransformedDistribution = _wrap(_td.TransformedDistribution)
 Uniform = _wrap(_td.Uniform)

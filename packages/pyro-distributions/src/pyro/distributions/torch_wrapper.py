@@ -22,7 +22,12 @@ import torch.distributions as _td
 
 from pyro.distributions.distribution import keep_rsample_override, override_aware_has_rsample
 from pyro.distributions.util import broadcast_shape
-from pyro.distributions.validation import construction_error, validate_args, validate_sample
+from pyro.distributions.validation import (
+    argument_kind_error,
+    construction_error,
+    validate_args,
+    validate_sample,
+)
 
 #: The module every wrapper class names as its own (where the wrappers are public names).
 WRAPPER_MODULE = "pyro.distributions.torch"
@@ -34,13 +39,20 @@ _BASE_EXPAND = _td.Distribution.expand
 _TORCH_VALIDATED = frozenset({"ContinuousBernoulli", "Geometric", "VonMises"})
 
 
-def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
+def _bound_arguments(init: Any, args: tuple, kwargs: dict) -> Dict[str, Any]:
+    """``{name: value}`` of a constructor call's arguments (``self`` left out), or ``{}``."""
     try:
-        bound = inspect.signature(init).bind_partial(None, *args, **kwargs)
+        bound = inspect.signature(init).bind_partial(None, *args, **kwargs).arguments
     except TypeError:
-        return ""
+        return {}
+    return dict(list(bound.items())[1:])
+
+
+def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
     parts = []
-    for name, value in list(bound.arguments.items())[1:]:
+    for name, value in _bound_arguments(init, args, kwargs).items():
+        if name == "validate_args":
+            continue
         if isinstance(value, torch.Tensor):
             parts.append(f"{name}: shape {tuple(value.shape)}")
         elif isinstance(value, (int, float)):
@@ -48,9 +60,11 @@ def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
     return ", ".join(parts)
 
 
-def _make_init(torch_cls: type, name: str) -> Any:
+def _make_init(torch_cls: type, name: str, check: Any = None) -> Any:
     base_init = torch_cls.__init__
-    params = list(inspect.signature(base_init).parameters)[1:]
+    signature = inspect.signature(base_init)
+    params = list(signature.parameters)[1:]
+    optional = frozenset(n for n, p in signature.parameters.items() if p.default is None)
     # Position of ``validate_args`` among the positional arguments, or None to leave torch's
     # validation in charge.
     pos = None
@@ -72,22 +86,36 @@ def _make_init(torch_cls: type, name: str) -> Any:
                 validate = _td.Distribution._validate_args
         try:
             base_init(self, *args, **kwargs)
+            if check is not None:
+                check(self, validate)
             if validate:
                 self._validate_args = True
                 validate_args(self)
-        except RuntimeError as e:
-            raise construction_error(
-                f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
-            ) from e
-        except ValueError as e:
-            message = str(e)
-            if name not in message:
-                message = f"{name}({_describe_args(base_init, args, kwargs)}): {message}"
-            raise construction_error(message) from e
+        except (AttributeError, TypeError, RuntimeError, ValueError) as e:
+            # An argument of the wrong kind is named first; other failures keep their type.
+            kind_error = argument_kind_error(name, _bound_arguments(base_init, args, kwargs),
+                                             optional)
+            if kind_error is not None:
+                raise kind_error from e
+            if isinstance(e, (AttributeError, TypeError)):
+                raise
+            _reraise_construction_error(e, name, base_init, args, kwargs)
 
     functools.update_wrapper(__init__, base_init)
     __init__.__qualname__ = f"{name}.__init__"
     return __init__
+
+
+def _reraise_construction_error(e: Exception, name: str, base_init: Any, args: tuple,
+                                kwargs: dict) -> None:
+    if isinstance(e, RuntimeError):
+        raise construction_error(
+            f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
+        ) from e
+    message = str(e)
+    if name not in message:
+        message = f"{name}({_describe_args(base_init, args, kwargs)}): {message}"
+    raise construction_error(message) from e
 
 
 def _make_expand(torch_cls: type, name: str, expanded: type) -> Any:
@@ -167,19 +195,23 @@ def wrap_torch_distribution(
         expanded: what ``expand`` returns, as ``expanded(dist, batch_shape)``, when torch's own
             ``expand`` is the base class's or raises ``NotImplementedError``
             (Pyro's ``ExpandedDistribution``).
-        namespace: methods that replace torch's in the new class (e.g. a faster ``log_prob``).
+        namespace: methods that replace torch's in the new class (e.g. a faster ``log_prob``);
+            the key ``"_check_construction"`` is not a method but ``check(dist, validate)``,
+            called after torch's constructor to refuse what torch lets through.
 
     Returns:
         A class named ``torch_cls.__name__`` whose ``__module__`` is
         :mod:`pyro.distributions.torch`, with bases ``(torch_cls, mixin)``.
     """
     name = torch_cls.__name__
+    namespace = dict(namespace or {})
+    check = namespace.pop("_check_construction", None)
     ns: Dict[str, Any] = {
         "__module__": WRAPPER_MODULE,
         "__qualname__": name,
         "__doc__": f"Pyro's :class:`torch.distributions.{name}` (same arguments), with the "
                    f"methods of :class:`~pyro.distributions.TorchDistributionMixin`.",
-        "__init__": _make_init(torch_cls, name),
+        "__init__": _make_init(torch_cls, name, check),
         "expand": _make_expand(torch_cls, name, expanded),
         "_validate_sample": validate_sample,
         "_get_checked_instance": _get_checked_instance,
@@ -187,7 +219,6 @@ def wrap_torch_distribution(
     has_rsample = inspect.getattr_static(torch_cls, "has_rsample")
     if isinstance(has_rsample, property):
         ns["has_rsample"] = override_aware_has_rsample(has_rsample.fget)
-    namespace = dict(namespace or {})
     if torch_cls.expand is not _BASE_EXPAND:
         ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))
     ns.update(namespace)

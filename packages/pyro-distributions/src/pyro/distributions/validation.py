@@ -273,13 +273,57 @@ _LIBRARY_DIRS = (os.path.dirname(os.path.abspath(__file__)),
                  os.path.dirname(os.path.abspath(torch.__file__)))
 
 
-def construction_error(message: str) -> ValueError:
-    """The ``ValueError`` for a distribution that cannot be built: ``message``, led by the
-    ``pyro.sample`` site the calling user code builds the distribution for, when its source
-    names one (``site 'z': ...``). Called only once construction has failed."""
+class DistributionArgumentTypeError(TypeError, ValueError):
+    """A distribution was given an argument of the wrong kind (a string or list for a tensor
+    parameter, a number for a base distribution). A ``TypeError``, and a ``ValueError`` too, so
+    code written for torch's and Pyro's ``ValueError`` here still catches it."""
+
+
+def construction_error(message: str, kind: type = ValueError) -> ValueError:
+    """The ``ValueError`` (or ``kind``) for a distribution that cannot be built: ``message``,
+    led by the ``pyro.sample`` site the calling user code builds the distribution for, when its
+    source names one (``site 'z': ...``). Called only once construction has failed."""
     if not message.startswith("site '"):
         site = pending_sample_site(_LIBRARY_DIRS)
         if site is not None:
             message = f"site '{site}': {message}"
-    return ValueError(message)
+    return kind(message)
+
+
+def _tensor_like(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, torch.Tensor)) or hasattr(
+        value, "__torch_function__")
+
+
+def argument_kind_error(dist_name: str, arguments: Dict[str, Any],
+                        optional: Any = ()) -> Optional[ValueError]:
+    """The error for the first argument of the wrong kind among a failed constructor's
+    ``arguments`` (name -> value), or None when every argument is of a plausible kind.
+
+    Arguments named ``*distribution`` must be distributions, ``*transform(s)`` are not
+    checked, every other one must be a number or a tensor, or None when its name is in
+    ``optional`` (the parameters whose default is None)."""
+    from torch.distributions import Distribution
+
+    for name, value in arguments.items():
+        if name in ("self", "validate_args") or "transform" in name:
+            continue
+        if name.endswith("distribution"):
+            if not isinstance(value, Distribution):
+                return construction_error(
+                    f"{dist_name}: {name} must be a distribution instance, got "
+                    f"{_kind(value)}", DistributionArgumentTypeError)
+        elif not _tensor_like(value) or (value is None and name not in optional):
+            hint = "; wrap it in torch.tensor(...)" if isinstance(value, (list, tuple)) else ""
+            return construction_error(
+                f"{dist_name}: parameter '{name}' must be a number or a tensor, got "
+                f"{_kind(value)}{hint}", DistributionArgumentTypeError)
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, type):
+        return f"the class {value.__name__} (build an instance)"
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
 

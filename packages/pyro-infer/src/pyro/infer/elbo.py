@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
@@ -72,7 +73,9 @@ class ELBO(metaclass=_ELBOMeta):
             max_plate_nesting = max_iarange_nesting
         if not (isinstance(num_particles, int) and num_particles >= 1):
             raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
-        if max_plate_nesting != math.inf and (max_plate_nesting < 0 or int(max_plate_nesting) != max_plate_nesting):
+        if max_plate_nesting != math.inf and (
+                not isinstance(max_plate_nesting, numbers.Real) or isinstance(max_plate_nesting, bool)
+                or max_plate_nesting < 0 or int(max_plate_nesting) != max_plate_nesting):
             raise ValueError(f"max_plate_nesting must be a non-negative int or inf, got {max_plate_nesting!r}")
         self.num_particles = num_particles
         self.max_plate_nesting = max_plate_nesting
@@ -110,8 +113,17 @@ class ELBO(metaclass=_ELBOMeta):
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if self.num_particles == 1:
                 return fn(*args, **kwargs)
-            with pyro.plate(_PARTICLE_PLATE, self.num_particles, dim=-int(self.max_plate_nesting)):
-                return fn(*args, **kwargs)
+            dim = -int(self.max_plate_nesting)
+            try:
+                with pyro.plate(_PARTICLE_PLATE, self.num_particles, dim=dim):
+                    return fn(*args, **kwargs)
+            except ValueError as e:
+                if f"'{_PARTICLE_PLATE}'" not in str(e) or "collide" not in str(e):
+                    raise
+                raise ValueError(
+                    f"{e}\nvectorize_particles=True puts the particles at dim={dim}, left of "
+                    f"max_plate_nesting={-dim - 1} plate dims, but the model or guide has a plate "
+                    f"there: raise max_plate_nesting to the model's plate nesting") from None
 
         return wrapped
 

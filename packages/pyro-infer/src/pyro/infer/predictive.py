@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
@@ -91,15 +92,30 @@ class Predictive(torch.nn.Module):
             if num_samples is None:
                 raise ValueError("Predictive: give posterior_samples or num_samples")
             posterior_samples = {}
+        sizes = {}
         for name, sample in posterior_samples.items():
-            size = sample.shape[0]
-            if num_samples is None:
-                num_samples = size
-            elif num_samples != size:
+            if not isinstance(sample, torch.Tensor) or sample.dim() == 0:
+                raise ValueError(
+                    f"Predictive: posterior sample '{name}' must be a tensor with a leading "
+                    f"sample dim, got {type(sample).__name__} of shape "
+                    f"{tuple(getattr(sample, 'shape', ()))}")
+            sizes[name] = sample.shape[0]
+        if len(set(sizes.values())) > 1:
+            described = ", ".join(f"'{n}': {s}" for n, s in sizes.items())
+            raise ValueError(f"Predictive: posterior samples disagree in their leading (sample) "
+                             f"dim: {described}")
+        if sizes:
+            size = next(iter(sizes.values()))
+            if num_samples is not None and num_samples != size:
+                # Pyro's warning, word for word (users filter on it).
                 warnings.warn(
-                    f"Predictive: posterior sample '{name}' has leading size {size}, not "
-                    f"num_samples={num_samples}; using {size}", UserWarning, stacklevel=2)
-                num_samples = size
+                    f"Sample's leading dimension size {size} is different from the provided "
+                    f"{num_samples} num_samples argument. Defaulting to {size}.",
+                    UserWarning, stacklevel=2)
+            num_samples = size
+        if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(
+                num_samples, numbers.Integral) or num_samples < 1):
+            raise ValueError(f"Predictive: num_samples must be a positive int, got {num_samples!r}")
         if num_samples is None:
             raise ValueError("Predictive: posterior_samples is empty, so num_samples is needed")
         if guide is not None and posterior_samples:
