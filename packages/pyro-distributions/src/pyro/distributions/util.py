@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import numbers
@@ -182,9 +183,84 @@ def weakmethod(fn: Callable[..., Any]) -> property:
     return property(bind, doc=fn.__doc__)
 
 
+def gather(value: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
+    """:func:`torch.gather` with ``value`` and ``index`` broadcast against each other in every
+    dim but ``dim`` (where the result has ``index``'s size)."""
+    n = max(value.dim(), index.dim())
+    if dim >= 0:
+        dim -= value.dim()
+    value = value.reshape((1,) * (n - value.dim()) + value.shape)
+    index = index.reshape((1,) * (n - index.dim()) + index.shape)
+    shape = list(broadcast_shape(
+        value.shape[:n + dim] + (1,) + value.shape[n + dim + 1:],
+        index.shape[:n + dim] + (1,) + index.shape[n + dim + 1:]))
+    value_shape, index_shape = list(shape), list(shape)
+    value_shape[n + dim] = value.shape[n + dim]
+    index_shape[n + dim] = index.shape[n + dim]
+    return value.expand(value_shape).gather(dim, index.expand(index_shape))
+
+
+def _deep_map(obj: Any, fn: Callable[[Any], Any], memo: dict) -> Any:
+    key = id(obj)
+    if key in memo:
+        return memo[key]
+    if isinstance(obj, (torch.Tensor, torch.nn.Module)):
+        result = fn(obj)
+    elif isinstance(obj, dict):
+        result = type(obj)((k, _deep_map(v, fn, memo)) for k, v in obj.items())
+    elif isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        result = type(obj)(*(_deep_map(v, fn, memo) for v in obj))
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        result = type(obj)(_deep_map(v, fn, memo) for v in obj)
+    else:
+        result = obj
+    memo[key] = result
+    return result
+
+
+def deep_to(obj: Any, *args: Any, **kwargs: Any) -> Any:
+    """A copy of ``obj`` (nested dicts, lists, tuples, sets of tensors and modules) with every
+    tensor and module moved by ``.to(*args, **kwargs)``; other leaves are kept as they are."""
+    def move(x: Any) -> Any:
+        if isinstance(x, torch.nn.Module):
+            x = copy.deepcopy(x)
+        return x.to(*args, **kwargs)
+
+    return _deep_map(obj, move, {})
+
+
+def detach(obj: Any) -> Any:
+    """A copy of ``obj`` (nested containers of tensors) with every tensor detached from the
+    autograd graph; modules are deep-copied with their parameters detached."""
+    def cut(x: Any) -> Any:
+        if isinstance(x, torch.nn.Module):
+            x = copy.deepcopy(x)
+            for p in x.parameters():
+                p.detach_()
+            return x
+        return x.detach()
+
+    return _deep_map(obj, cut, {})
+
+
+# Names Pyro users import from here although they live elsewhere.
+from torch.distributions.utils import broadcast_all  # noqa: E402
+from torch.jit import script_if_tracing as torch_jit_script_if_tracing  # noqa: E402
+
+from pyro.util import ignore_jit_warnings  # noqa: E402
+
+log_sum_exp = logsumexp
+
 __all__ = [
+    "broadcast_all",
     "broadcast_shape",
     "copy_docs_from",
+    "deep_to",
+    "detach",
+    "gather",
+    "ignore_jit_warnings",
+    "log_sum_exp",
+    "torch_jit_script_if_tracing",
     "eye_like",
     "is_identically_one",
     "is_identically_zero",
