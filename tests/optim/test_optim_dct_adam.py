@@ -7,7 +7,7 @@ import torch
 
 import pyro
 import pyro.optim
-from pyro.optim._dct import dct, idct, next_fast_len
+from pyro.ops.tensor_utils import dct, idct, next_fast_len
 from pyro.optim.clipped_adam import ClippedAdam
 from pyro.optim.dct_adam import DCTAdam
 

@@ -54,7 +54,6 @@ _OPS_MODULES = {
     "indexing": "distributions",
     "linalg": "distributions",
     "special": "distributions",
-    "tensor_utils": "distributions",
     "contract": "infer",
     "dual_averaging": "infer",
     "einsum": "infer",

@@ -9,17 +9,9 @@ import torch
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.ops.tensor_utils import safe_normalize
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def _safe_normalize(x: torch.Tensor) -> torch.Tensor:
-    # x / |x|, and the first basis vector where x is exactly zero.
-    norm = x.norm(dim=-1, keepdim=True)
-    unit = x / norm.clamp(min=torch.finfo(x.dtype).tiny)
-    e0 = torch.zeros_like(x)
-    e0[..., 0] = 1
-    return torch.where(norm > 0, unit, e0)
 
 
 def _radial_integral_log(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -82,14 +74,14 @@ class ProjectedNormal(TorchDistribution):
     def mean(self) -> torch.Tensor:
         """The mean direction ``concentration / |concentration|`` (as in Pyro: a unit vector,
         the first basis vector when ``concentration`` is zero)."""
-        return _safe_normalize(self.concentration)
+        return safe_normalize(self.concentration)
 
     def rsample(self, sample_shape: Sequence[int] = torch.Size()) -> torch.Tensor:
         """Draw ``x / |x|`` with ``x ~ Normal(concentration, I)``."""
         shape = self._extended_shape(sample_shape)
         c = self.concentration
         x = c + torch.randn(shape, dtype=c.dtype, device=c.device)
-        return _safe_normalize(x)
+        return safe_normalize(x)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """The log-density with respect to the surface measure of the sphere.

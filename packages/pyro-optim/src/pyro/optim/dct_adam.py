@@ -17,7 +17,7 @@ import torch
 from torch.optim import Optimizer
 
 from pyro.optim._step import closure_loss, decayed_params_with_grads
-from pyro.optim._dct import dct, idct, next_fast_len
+from pyro.ops.tensor_utils import dct, idct, next_fast_len
 from pyro.optim.clipped_adam import adam_update_, check_adam_settings
 
 __all__ = ["DCTAdam"]

@@ -1,51 +1,19 @@
 """:class:`DiscreteCosineTransform`: the orthonormal DCT-II along one dimension, optionally
 rescaled per frequency.
 
-The transform is computed through one FFT of the evenly mirrored signal (``O(n log n)``), its
-inverse (the DCT-III) through one inverse FFT.
+The transform and its inverse (the DCT-III) are :mod:`pyro.ops.tensor_utils`'s ``dct`` and
+``idct``, one FFT of the signal's length each (``O(n log n)``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Tuple
 
 import torch
 
 from pyro.distributions.transforms.along_dim import AlongDimTransform, check_event
+from pyro.ops.tensor_utils import dct, idct
 
-_FFT_DTYPES = (torch.float32, torch.float64)
-
-
-def _frequency_phase(n: int, x: torch.Tensor, sign: float) -> torch.Tensor:
-    """``exp(sign * i * pi * k / (2 n))`` for ``k = 0 .. n - 1``."""
-    angle = torch.arange(n, dtype=x.dtype, device=x.device) * (sign * math.pi / (2 * n))
-    return torch.polar(torch.ones_like(angle), angle)
-
-
-def _ortho_scale(n: int, x: torch.Tensor) -> torch.Tensor:
-    """``sqrt(1/n)`` for the constant frequency and ``sqrt(2/n)`` for the others."""
-    scale = torch.full((n,), math.sqrt(2.0 / n), dtype=x.dtype, device=x.device)
-    scale[0] = math.sqrt(1.0 / n)
-    return scale
-
-
-def dct_last(x: torch.Tensor) -> torch.Tensor:
-    """The orthonormal DCT-II of ``x`` along its last dim,
-    ``X_k = s_k sum_j x_j cos(pi k (2 j + 1) / (2 n))``."""
-    n = x.shape[-1]
-    # the FFT of [x, reversed x] is 2 exp(i pi k / 2n) X_k / s_k
-    mirrored = torch.cat([x, x.flip(-1)], dim=-1)
-    spectrum = torch.fft.rfft(mirrored, dim=-1)[..., :n]
-    return (spectrum * _frequency_phase(n, x, -1.0)).real * (0.5 * _ortho_scale(n, x))
-
-
-def idct_last(y: torch.Tensor) -> torch.Tensor:
-    """The inverse of :func:`dct_last` (the orthonormal DCT-III) along the last dim."""
-    n = y.shape[-1]
-    coeffs = (y * _ortho_scale(n, y)) * _frequency_phase(n, y, 1.0)
-    # x_j = Re sum_k coeffs_k exp(2 pi i k j / 2n): an inverse FFT of length 2n
-    return torch.fft.ifft(coeffs, n=2 * n, dim=-1)[..., :n].real * (2 * n)
 
 
 class DiscreteCosineTransform(AlongDimTransform):
@@ -97,15 +65,15 @@ class DiscreteCosineTransform(AlongDimTransform):
         check_event("DiscreteCosineTransform", self.dim, x)
         dtype = x.dtype
         z = x.movedim(self.dim, -1)
-        if dtype not in _FFT_DTYPES:
+        if dtype not in (torch.float32, torch.float64):  # computed in float32, as torch.fft
             z = z.to(torch.float32)
         n = z.shape[-1]
         if inverse:
             if self.smooth:
                 z = z / self._weights(n, z)
-            z = idct_last(z)
+            z = idct(z)
         else:
-            z = dct_last(z)
+            z = dct(z)
             if self.smooth:
                 z = z * self._weights(n, z)
         return z.to(dtype).movedim(-1, self.dim)
@@ -121,4 +89,4 @@ class DiscreteCosineTransform(AlongDimTransform):
         return x.new_zeros(x.shape[: x.dim() + self.dim])
 
 
-__all__ = ["DiscreteCosineTransform", "dct_last", "idct_last"]
+__all__ = ["DiscreteCosineTransform"]
