@@ -17,6 +17,7 @@ from pyro.distributions.conditional import (
 )
 from pyro.distributions.affine_beta import AffineBeta
 from pyro.distributions.asymmetric_laplace import AsymmetricLaplace, SoftAsymmetricLaplace
+from pyro.distributions.avf_mvn import AVFMultivariateNormal
 from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
 from pyro.distributions.delta import Delta
 from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
@@ -27,6 +28,7 @@ from pyro.distributions.exponential_family import ExponentialFamily
 from pyro.distributions.extended_beta_binomial import ExtendedBetaBinomial
 from pyro.distributions.extended_binomial import ExtendedBinomial
 from pyro.distributions.folded import FoldedDistribution
+from pyro.distributions.gaussian_scale_mixture import GaussianScaleMixture
 from pyro.distributions.grouped_normal_normal import GroupedNormalNormal
 from pyro.distributions.hmm import (
     DiscreteHMM,
@@ -45,7 +47,9 @@ from pyro.distributions.logistic import Logistic, SkewLogistic
 from pyro.distributions.mixture import MaskedMixture
 from pyro.distributions.multivariate_studentt import MultivariateStudentT
 from pyro.distributions.nan_masked import NanMaskedMultivariateNormal, NanMaskedNormal
+from pyro.distributions.omt_mvn import OMTMultivariateNormal
 from pyro.distributions.ordered_logistic import OrderedLogistic
+from pyro.distributions.polya_gamma import TruncatedPolyaGamma
 from pyro.distributions.projected_normal import ProjectedNormal
 from pyro.distributions.rejector import Rejector
 from pyro.distributions.relaxed_straight_through import (
@@ -93,6 +97,7 @@ _PYRO_DISTRIBUTIONS = [
     "DiscreteHMM", "GammaGaussianHMM", "GaussianHMM", "GaussianMRF", "IndependentHMM",
     "LinearHMM",
     "MixtureOfDiagNormalsSharedCovariance", "SineBivariateVonMises", "SineSkewed", "VonMises3D",
+    "AVFMultivariateNormal", "GaussianScaleMixture", "OMTMultivariateNormal", "TruncatedPolyaGamma",
 ]
 
 __all__ = sorted(
@@ -100,7 +105,7 @@ __all__ = sorted(
         "ComposeTransformModule", "ConditionalDistribution", "ConditionalTransform",
         "ConditionalTransformModule", "ConditionalTransformedDistribution", "Distribution", "ScoreParts", "TorchDistribution",
         "TorchDistributionMixin", "TransformModule", "biject_to", "constraints",
-        "enable_validation", "is_validation_enabled", "kl_divergence", "register_kl",
+        "enable_validation", "is_validation_enabled", "kl", "kl_divergence", "register_kl",
         "transform_to", "transforms", "validation_enabled",
     }
 )

@@ -11,14 +11,7 @@ from torch.distributions.utils import broadcast_all
 
 from pyro.distributions.torch import Beta, Binomial, Dirichlet, Gamma
 from pyro.distributions.torch_distribution import TorchDistribution
-
-
-def _lbeta(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
-
-
-def _log_binom(n: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    return torch.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+from pyro.ops.special import log_beta as _lbeta, log_binomial as _log_binom
 
 
 class GammaPoisson(TorchDistribution):
