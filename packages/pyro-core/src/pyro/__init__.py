@@ -36,7 +36,11 @@ from pyro.primitives import (
 )
 from pyro.util import set_rng_seed
 
-__version__ = "0.1.0"
+#: The Pyro release whose public API this framework implements, so that libraries gating on
+#: ``pyro.__version__`` (ArviZ's ``from_pyro`` reads the model and its data only from 1.0 on)
+#: treat it as that release. Each package's own version is in its metadata
+#: (``importlib.metadata.version("pyro-core")``).
+__version__ = "1.9.2"
 
 # Subpackage -> (distribution, pip extra) for the namespaces shipped by other distributions.
 _SUBPACKAGES = {
@@ -59,6 +63,7 @@ _OPS_MODULES = {
     "einsum": "infer",
     "integrator": "infer",
     "stats": "infer",
+    "streaming": "infer",
     "welford": "infer",
 }
 

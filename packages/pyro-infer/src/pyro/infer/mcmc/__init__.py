@@ -11,10 +11,23 @@
 - :mod:`~pyro.infer.mcmc.api`: :class:`MCMC`, the runner.
 """
 
-from pyro.infer.mcmc.api import MCMC
+from pyro.infer.mcmc.adaptation import ArrowheadMassMatrix, BlockMassMatrix
+from pyro.infer.mcmc.api import MCMC, StreamingMCMC
 from pyro.infer.mcmc.hmc import HMC
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.infer.mcmc.nuts import NUTS
 from pyro.infer.mcmc.rwkernel import RandomWalkKernel
 
-__all__ = ["HMC", "MCMC", "MCMCKernel", "NUTS", "RandomWalkKernel"]
+__all__ = ["ArrowheadMassMatrix", "BlockMassMatrix", "HMC", "MCMC", "MCMCKernel", "NUTS",
+           "RandomWalkKernel", "StreamingMCMC"]
+
+
+def __getattr__(name: str) -> type:
+    """A third-party kernel (an :class:`MCMCKernel` subclass registered through
+    ``pyro_register_inference``) by name: ``pyro.infer.mcmc.MyKernel``."""
+    from pyro.plugins import get_registry
+
+    obj = None if name.startswith("_") else get_registry("inference").get(name)
+    if isinstance(obj, type) and issubclass(obj, MCMCKernel):
+        return obj
+    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")

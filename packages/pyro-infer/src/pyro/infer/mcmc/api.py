@@ -4,7 +4,9 @@ Several NUTS chains of a model run as one batch (the chain as a batch dim of the
 built in lockstep: :mod:`~pyro.infer.mcmc.vectorized`) when the model allows it; otherwise,
 and for every other kernel, chains run one after another in this process (each with its own
 warm-up). Samples are kept in unconstrained space while running and mapped to their supports
-once at the end.
+once at the end. With ``mp_context`` the chains run in worker processes instead
+(:mod:`~pyro.infer.mcmc.parallel`). :class:`StreamingMCMC` keeps streaming statistics of the
+draws (:mod:`pyro.ops.streaming`) instead of the draws.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.infer.mcmc.util import diagnostics, print_summary, select_samples
 
-__all__ = ["MCMC"]
+__all__ = ["MCMC", "StreamingMCMC"]
 
 Params = Dict[str, torch.Tensor]
 
@@ -46,7 +48,10 @@ class MCMC:
         num_chains: the number of independent chains (run one after another).
         hook_fn: ``hook_fn(kernel, params, stage, i)`` called after every step, with stage
             ``"Warmup"`` or ``"Sample"``.
-        mp_context: accepted for compatibility; chains always run in this process.
+        mp_context: ``"spawn"``, ``"fork"`` or ``"forkserver"`` (or a multiprocessing
+            context): run each chain in its own worker process
+            (:mod:`~pyro.infer.mcmc.parallel`); the model, kernel and ``hook_fn`` must then
+            pickle. ``None``: chains run in this process, as one batch when they can.
         disable_progbar: no progress bar.
         disable_validation: run with distribution validation off (divergent trajectories
             reach invalid values).
@@ -99,8 +104,10 @@ class MCMC:
             return base
         return {k: v[chain] for k, v in base.items()}
 
-    def _run_chain(self, chain: int, base: Optional[Params], args: tuple, kwargs: dict
-                   ) -> Params:
+    def _run_chain(self, chain: int, base: Optional[Params], args: tuple, kwargs: dict,
+                   sink: Optional[Callable[[Params], None]] = None) -> Params:
+        """Run chain ``chain``; its kept draws go to ``sink`` (unconstrained, one dict per
+        draw) when given, else are returned stacked."""
         kernel = self.kernel
         init = self._chain_initial_params(chain, base)
         if init is not None or getattr(kernel, "model", None) is not None:
@@ -120,7 +127,11 @@ class MCMC:
                 warm = i < self.warmup_steps
                 params = kernel.sample(params)
                 if not warm:
-                    draws.append({k: v for k, v in params.items() if keep is None or k in keep})
+                    kept = {k: v for k, v in params.items() if keep is None or k in keep}
+                    if sink is None:
+                        draws.append(kept)
+                    else:
+                        sink(kept)
                 if hook is not None:
                     hook(kernel, params, "Warmup" if warm else "Sample",
                          i if warm else i - self.warmup_steps)
@@ -154,6 +165,12 @@ class MCMC:
                       else contextlib.nullcontext())
         chains = None
         self.vectorized = False
+        if self.num_chains > 1 and self.mp_context is not None:
+            from pyro.infer.mcmc.parallel import run_chains_in_processes
+
+            samples, self._diagnostics = run_chains_in_processes(self, base, args, kwargs)
+            self._samples = samples
+            return
         with validation:
             if self.num_chains > 1 and self._can_vectorize():
                 from pyro.infer.mcmc.vectorized import NotVectorizable
@@ -282,3 +299,134 @@ class MCMC:
         if "divergences" in diag:
             total = sum(len(v) for v in diag["divergences"].values())
             print(f"Number of divergences: {total}")
+
+
+def _default_statistics() -> Any:
+    from pyro.ops.streaming import CountMeanVarianceStats, StatsOfDict
+
+    return StatsOfDict(default=CountMeanVarianceStats)
+
+
+class StreamingMCMC(MCMC):
+    """Run an MCMC kernel keeping only streaming statistics of the draws, not the draws.
+
+    Chains run one after another in this process; every kept draw (in its support) updates
+    that chain's copy of ``statistics`` and is dropped, so memory does not grow with
+    ``num_samples``.
+
+    Args:
+        kernel, num_samples, warmup_steps, initial_params, num_chains, hook_fn,
+        disable_progbar, disable_validation, transforms, save_params: as in :class:`MCMC`.
+        statistics: a :class:`~pyro.ops.streaming.StreamingStats` over ``site -> tensor``
+            dicts (default: ``StatsOfDict(default=CountMeanVarianceStats)``), copied for
+            every chain.
+    """
+
+    def __init__(self, kernel: MCMCKernel, num_samples: int, warmup_steps: Optional[int] = None,
+                 initial_params: Optional[Params] = None, statistics: Any = None,
+                 num_chains: int = 1, hook_fn: Optional[Callable] = None,
+                 disable_progbar: bool = False, disable_validation: bool = True,
+                 transforms: Optional[Dict[str, Any]] = None,
+                 save_params: Optional[List[str]] = None) -> None:
+        super().__init__(kernel, num_samples, warmup_steps=warmup_steps,
+                         initial_params=initial_params, num_chains=num_chains, hook_fn=hook_fn,
+                         disable_progbar=disable_progbar, disable_validation=disable_validation,
+                         transforms=transforms, save_params=save_params)
+        from pyro.ops.streaming import StreamingStats
+
+        if statistics is None:
+            statistics = _default_statistics()
+        if not isinstance(statistics, StreamingStats):
+            raise TypeError(f"StreamingMCMC: statistics must be a StreamingStats, got "
+                            f"{type(statistics).__name__}")
+        self._statistics = statistics
+        self._chain_stats: List[Any] = []
+
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        """Run every chain on the model's arguments, updating the statistics."""
+        import copy
+
+        import pyro
+
+        self._args, self._kwargs = args, kwargs
+        self._diagnostics = []
+        self._chain_stats = []
+        base = self.initial_params
+        if base is None and getattr(self.kernel, "model", None) is None:
+            base = getattr(self.kernel, "initial_params", None)
+            if base is not None and self.num_chains > 1:
+                base = {k: v.expand((self.num_chains,) + v.shape) for k, v in base.items()}
+        validation = (pyro.validation_enabled(False) if self.disable_validation
+                      else contextlib.nullcontext())
+        kernel = self.kernel
+        with validation:
+            for chain in range(self.num_chains):
+                stats = copy.deepcopy(self._statistics)
+                self._chain_stats.append(stats)
+
+                def sink(params: Params, stats: Any = stats) -> None:
+                    transforms = self.transforms
+                    if transforms is None:
+                        transforms = getattr(kernel, "transforms", None) or {}
+                    out = {}
+                    for name, value in params.items():
+                        t = transforms.get(name)
+                        out[name] = t.inv(value) if t is not None else value
+                    stats.update(out)
+
+                self._run_chain(chain, base, args, kwargs, sink=sink)
+
+    def get_samples(self, num_samples: Optional[int] = None,
+                    group_by_chain: bool = False) -> Params:
+        """Not available: :class:`StreamingMCMC` keeps no draws (use :meth:`get_statistics`)."""
+        raise NotImplementedError("StreamingMCMC keeps no samples; use get_statistics()")
+
+    def summary(self, prob: float = 0.9) -> None:
+        """Not available: :class:`StreamingMCMC` keeps no draws (use :meth:`get_statistics`)."""
+        raise NotImplementedError("StreamingMCMC keeps no samples; use get_statistics()")
+
+    def get_statistics(self, group_by_chain: bool = True) -> Dict[Any, Any]:
+        """The statistics of every site: ``{(chain, site): stats}`` with ``group_by_chain``,
+        else the chains merged, ``{site: stats}``."""
+        if not self._chain_stats:
+            return {}
+        if not group_by_chain:
+            merged = self._chain_stats[0]
+            for stats in self._chain_stats[1:]:
+                merged = merged.merge(stats)
+            return merged.get()
+        out: Dict[Any, Any] = {}
+        for chain, stats in enumerate(self._chain_stats):
+            for name, value in stats.get().items():
+                out[(chain, name)] = value
+        return out
+
+    def diagnostics(self) -> Dict[str, Any]:
+        """``r_hat`` (Gelman-Rubin from each chain's mean and variance) of every site with
+        those statistics, and each chain's divergences and acceptance rate."""
+        out: Dict[str, Any] = OrderedDict()
+        per_chain = [stats.get() for stats in self._chain_stats]
+        if per_chain:
+            for name, first in per_chain[0].items():
+                if not isinstance(first, dict) or "variance" not in first:
+                    continue
+                means = torch.stack([c[name]["mean"] for c in per_chain])
+                variances = torch.stack([c[name]["variance"] for c in per_chain])
+                out[name] = OrderedDict([("r_hat", _streaming_r_hat(
+                    means, variances, [c[name]["count"] for c in per_chain]))])
+        for i, diag in enumerate(self._diagnostics):
+            for key, value in diag.items():
+                out.setdefault(key, {})[f"chain {i}"] = value
+        return out
+
+
+def _streaming_r_hat(means: torch.Tensor, variances: torch.Tensor, counts: List[int]
+                     ) -> torch.Tensor:
+    """Gelman-Rubin of chains given their means and variances (``(chains,) + shape``)."""
+    if means.shape[0] < 2:
+        return torch.ones_like(means[0])
+    n = min(counts)
+    within = variances.mean(0)
+    between_over_n = means.var(0)
+    var_hat = (n - 1) / n * within + between_over_n
+    return (var_hat / within).sqrt()

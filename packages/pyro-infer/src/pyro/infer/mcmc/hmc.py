@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from pyro.infer.autoguide.initialization import init_to_uniform
-from pyro.infer.mcmc.adaptation import FlatMassMatrix, WarmupAdapter
+from pyro.infer.mcmc.adaptation import BlockMassMatrix, WarmupAdapter
 from pyro.infer.mcmc.compiled import capture, check_points
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.infer.mcmc.util import initialize_model
@@ -47,6 +47,47 @@ class _Layout:
                 zip(self.names, z.split(self.sizes), self.shapes)}
 
 
+class _FullMassError(ValueError, AssertionError):
+    """A bad ``full_mass`` (an ``AssertionError`` too, as Pyro raises)."""
+
+
+def _check_full_mass(full_mass: Any) -> None:
+    if isinstance(full_mass, bool):
+        return
+    if not isinstance(full_mass, (list, tuple)) or not all(
+            isinstance(block, tuple) and block and all(isinstance(n, str) for n in block)
+            for block in full_mass):
+        raise _FullMassError(f"full_mass should be a list of tuples of site names. Got "
+                             f"{full_mass!r}")
+    names = [n for block in full_mass for n in block]
+    if len(set(names)) != len(names):
+        raise _FullMassError(f"Site names specified in full_mass are duplicated. Got "
+                             f"{full_mass!r}")
+
+
+def _mass_matrix_shape(full_mass: Union[bool, Sequence[Tuple[str, ...]]], layout: "_Layout"
+                       ) -> Dict[Tuple[str, ...], Tuple[int, ...]]:
+    """``{(site, ...): (n,) or (n, n)}`` of ``full_mass`` over the sites of ``layout``."""
+    sizes = dict(zip(layout.names, layout.sizes))
+    if isinstance(full_mass, bool):
+        n = layout.size
+        return {tuple(layout.names): (n, n) if full_mass else (n,)}
+    unknown = [n for block in full_mass for n in block if n not in sizes]
+    if unknown:
+        raise _FullMassError(f"full_mass should be a list of tuples of site names. Got "
+                             f"{list(full_mass)!r}; {unknown} are not latent sites of the model "
+                             f"(those are {layout.names})")
+    shape: Dict[Tuple[str, ...], Tuple[int, ...]] = {}
+    for block in full_mass:
+        n = sum(sizes[name] for name in block)
+        shape[tuple(block)] = (n, n)
+    dense = {name for block in full_mass for name in block}
+    rest = tuple(name for name in layout.names if name not in dense)
+    if rest:
+        shape[rest] = (sum(sizes[name] for name in rest),)
+    return shape
+
+
 class HMC(MCMCKernel):
     """Hamiltonian Monte Carlo.
 
@@ -60,7 +101,8 @@ class HMC(MCMCKernel):
         num_steps: a fixed number of leapfrog steps (overrides ``trajectory_length``).
         adapt_step_size: tune the step size during warm-up.
         adapt_mass_matrix: estimate the mass matrix during warm-up.
-        full_mass: a dense mass matrix (``True``) or a diagonal one.
+        full_mass: a dense mass matrix (``True``), a diagonal one (``False``), or a list of
+            tuples of site names: each tuple a dense block, every other site diagonal.
         transforms: ``site -> transform`` onto the reals (default from the supports).
         max_plate_nesting: the model's plate dims (needed to enumerate discrete sites).
         jit_compile: compile the potential with ``torch.jit.trace``.
@@ -75,7 +117,8 @@ class HMC(MCMCKernel):
                  potential_fn: Optional[Callable[[Params], torch.Tensor]] = None,
                  step_size: float = 1, trajectory_length: Optional[float] = None,
                  num_steps: Optional[int] = None, adapt_step_size: bool = True,
-                 adapt_mass_matrix: bool = True, full_mass: bool = False,
+                 adapt_mass_matrix: bool = True,
+                 full_mass: Union[bool, Sequence[Tuple[str, ...]]] = False,
                  transforms: Optional[Dict[str, Any]] = None,
                  max_plate_nesting: Optional[int] = None, jit_compile: bool = False,
                  jit_options: Optional[Dict[str, Any]] = None, ignore_jit_warnings: bool = False,
@@ -83,9 +126,7 @@ class HMC(MCMCKernel):
                  min_stepsize: float = 1e-10, max_stepsize: float = 1e10) -> None:
         if not ((model is None) ^ (potential_fn is None)):
             raise ValueError("Only one of `model` or `potential_fn` must be specified.")
-        if not isinstance(full_mass, bool):
-            raise NotImplementedError("HMC: full_mass must be True or False (block mass "
-                                      "matrices are not supported)")
+        _check_full_mass(full_mass)
         self.model = model
         self.potential_fn = potential_fn
         self.transforms = transforms
@@ -110,7 +151,8 @@ class HMC(MCMCKernel):
         self._initial_params: Optional[Params] = None
         self._layout: Optional[_Layout] = None
         self._compiled: Optional[Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]] = None
-        self._mass: Optional[FlatMassMatrix] = None
+        self._mass: Optional[BlockMassMatrix] = None
+        self._mass_adapter: BlockMassMatrix = BlockMassMatrix()
         self._reset()
 
     # ----- state --------------------------------------------------------------------------
@@ -140,10 +182,37 @@ class HMC(MCMCKernel):
 
     @property
     def inverse_mass_matrix(self) -> Dict[Tuple[str, ...], torch.Tensor]:
-        """``{(site, ...): inverse mass matrix}`` over the flat vector of every site."""
+        """``{(site, ...): inverse mass matrix}``, one entry per block (a vector for a
+        diagonal block, a matrix for a dense one)."""
         if self._mass is None:
             return {}
-        return {tuple(self._layout.names): self._mass.inverse}
+        return self._mass.inverse_mass_matrix
+
+    @property
+    def mass_matrix_adapter(self) -> BlockMassMatrix:
+        """The mass matrix (a :class:`~pyro.infer.mcmc.BlockMassMatrix` by default; set an
+        :class:`~pyro.infer.mcmc.ArrowheadMassMatrix` before running to use that)."""
+        return self._mass if self._mass is not None else self._mass_adapter
+
+    @mass_matrix_adapter.setter
+    def mass_matrix_adapter(self, value: BlockMassMatrix) -> None:
+        if not isinstance(value, BlockMassMatrix):
+            raise TypeError(f"mass_matrix_adapter must be a BlockMassMatrix, got "
+                            f"{type(value).__name__}")
+        self._mass_adapter = value
+        self._mass = None
+
+    def _new_mass(self, layout: "_Layout", dtype: torch.dtype, device: torch.device,
+                  fresh: bool = False) -> BlockMassMatrix:
+        """The mass matrix configured for ``full_mass`` and bound to ``layout`` (a new
+        object of the same class when ``fresh``)."""
+        proto = self._mass_adapter
+        mass = type(proto)(proto._init_scale) if fresh else proto
+        mass.configure(_mass_matrix_shape(self._full_mass, layout),
+                       adapt_mass_matrix=self._adapter.adapt_mass_matrix,
+                       options={"dtype": dtype, "device": device})
+        mass.bind(layout.names, layout.sizes)
+        return mass
 
     @property
     def initial_params(self) -> Optional[Params]:
@@ -241,7 +310,7 @@ class HMC(MCMCKernel):
         z = self._layout.flatten(params)
         if not z.is_floating_point():
             raise ValueError("HMC/NUTS: initial_params must be floating-point tensors")
-        self._mass = FlatMassMatrix(self._layout.size, self._full_mass, z.dtype, z.device)
+        self._mass = self._new_mass(self._layout, z.dtype, z.device)
         self._compiled = None
         if self.model is not None and not self._jit_compile:
             self._compiled = capture(self._eager_energy_and_grad, z, check_points(z, 2))
@@ -278,7 +347,7 @@ class HMC(MCMCKernel):
     def _adapt(self, accept_prob: float) -> None:
         t = self._t
         if t < self._warmup_steps:
-            self._adapter.step(t, self._z, accept_prob)
+            self._adapter.step(t, self._z, accept_prob, self._grad)
             self._adapter.step_size = min(max(self._adapter.step_size, self._min_stepsize),
                                           self._max_stepsize)
             if t == self._warmup_steps - 1:

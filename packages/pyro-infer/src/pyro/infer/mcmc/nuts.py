@@ -12,7 +12,7 @@ progressive sampling when subtrees merge.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -58,7 +58,8 @@ class NUTS(HMC):
     def __init__(self, model: Optional[Callable] = None,
                  potential_fn: Optional[Callable[[Params], torch.Tensor]] = None,
                  step_size: float = 1, adapt_step_size: bool = True,
-                 adapt_mass_matrix: bool = True, full_mass: bool = False,
+                 adapt_mass_matrix: bool = True,
+                 full_mass: Union[bool, Sequence[Tuple[str, ...]]] = False,
                  use_multinomial_sampling: bool = True, transforms: Optional[Dict[str, Any]] = None,
                  max_plate_nesting: Optional[int] = None, jit_compile: bool = False,
                  jit_options: Optional[Dict[str, Any]] = None, ignore_jit_warnings: bool = False,

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from pyro.infer.mcmc.adaptation import FlatMassMatrix, WarmupAdapter
+from pyro.infer.mcmc.adaptation import WarmupAdapter
 from pyro.infer.mcmc.compiled import capture, capture_fn, check_points
 from pyro.infer.mcmc.hmc import MAX_ENERGY_ERROR, _Layout
 from pyro.infer.mcmc.potential import PotentialEnergy, _SubstituteAndScore
@@ -238,8 +238,9 @@ class VectorizedNUTS:
         self.energy, self.grad = self._energy_and_grad(z)
         if not bool(torch.isfinite(self.energy).all()):
             raise NotVectorizable("non-finite initial energy")
-        self.masses = [FlatMassMatrix(self.dim, kernel._full_mass, z.dtype, z.device)
+        self.masses = [kernel._new_mass(potential.layout, z.dtype, z.device, fresh=True)
                        for _ in range(self.num_chains)]
+        self._dense = self.masses[0].dense
         self.adapters: List[WarmupAdapter] = []
         base = kernel._adapter
         for c in range(self.num_chains):
@@ -266,7 +267,7 @@ class VectorizedNUTS:
                     log_u: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """One leapfrog leaf of every live chain and its bookkeeping (masked chains keep
         their state); ``log_u`` is the log-uniform draw of the progressive sampling."""
-        dense = self.kernel._full_mass
+        dense = self._dense
 
         def velocity(x: torch.Tensor) -> torch.Tensor:
             return (inverse @ x.unsqueeze(-1)).squeeze(-1) if dense else inverse * x
@@ -328,13 +329,13 @@ class VectorizedNUTS:
         self.factor = torch.stack([m._momentum_factor for m in self.masses])
 
     def _velocity(self, r: torch.Tensor) -> torch.Tensor:
-        if self.kernel._full_mass:
+        if self._dense:
             return (self.inverse @ r.unsqueeze(-1)).squeeze(-1)
         return self.inverse * r
 
     def _momentum(self) -> torch.Tensor:
         eps = torch.randn(self.num_chains, self.dim, dtype=self.z.dtype, device=self.z.device)
-        if self.kernel._full_mass:
+        if self._dense:
             return (self.factor @ eps.unsqueeze(-1)).squeeze(-1)
         return self.factor * eps
 
@@ -384,7 +385,7 @@ class VectorizedNUTS:
         for c in range(self.num_chains):
             if t < self.warmup_steps:
                 a = self.adapters[c]
-                a.step(t, self.z[c], float(accept_prob[c]))
+                a.step(t, self.z[c], float(accept_prob[c]), self.grad[c])
                 a.step_size = min(max(a.step_size, self.kernel._min_stepsize),
                                   self.kernel._max_stepsize)
             else:
