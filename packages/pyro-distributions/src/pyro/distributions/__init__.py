@@ -47,6 +47,8 @@ from pyro.distributions.logistic import Logistic, SkewLogistic
 from pyro.distributions.mixture import MaskedMixture
 from pyro.distributions.multivariate_studentt import MultivariateStudentT
 from pyro.distributions.nan_masked import NanMaskedMultivariateNormal, NanMaskedNormal
+from pyro.distributions.one_one_matching import OneOneMatching
+from pyro.distributions.one_two_matching import OneTwoMatching
 from pyro.distributions.omt_mvn import OMTMultivariateNormal
 from pyro.distributions.ordered_logistic import OrderedLogistic
 from pyro.distributions.polya_gamma import TruncatedPolyaGamma
@@ -60,6 +62,7 @@ from pyro.distributions.score_parts import ScoreParts
 from pyro.distributions.sine_bivariate_von_mises import SineBivariateVonMises
 from pyro.distributions.sine_skewed import SineSkewed
 from pyro.distributions.soft_laplace import SoftLaplace
+from pyro.distributions.spanning_tree import SpanningTree
 from pyro.distributions.torch import *  # noqa: F401,F403
 from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
 from pyro.distributions.torch_distribution import (
@@ -98,6 +101,7 @@ _PYRO_DISTRIBUTIONS = [
     "LinearHMM",
     "MixtureOfDiagNormalsSharedCovariance", "SineBivariateVonMises", "SineSkewed", "VonMises3D",
     "AVFMultivariateNormal", "GaussianScaleMixture", "OMTMultivariateNormal", "TruncatedPolyaGamma",
+    "OneOneMatching", "OneTwoMatching", "SpanningTree",
 ]
 
 __all__ = sorted(
