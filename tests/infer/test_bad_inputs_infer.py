@@ -8,6 +8,9 @@ import torch
 import pyro
 import pyro.distributions as dist
 from pyro.infer import (
+    HMC,
+    MCMC,
+    NUTS,
     SVI,
     Predictive,
     Trace_ELBO,
@@ -204,3 +207,65 @@ def test_vectorized_particles_with_too_small_a_plate_nesting_say_what_to_raise()
                                          r"particles at dim=-2, left of max_plate_nesting=1 plate dims"):
         elbo.loss(model, guide)
     assert Trace_ELBO(num_particles=2, vectorize_particles=True, max_plate_nesting=2).loss(model, guide) > 0
+
+
+# ----- MCMC kernels -----------------------------------------------------------------------------
+
+def _normal_model():
+    pyro.sample("x", dist.Normal(0.0, 1.0))
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"step_size": -1}, ValueError, r"^HMC: step_size must be positive, got -1$"),
+    ({"step_size": "big"}, TypeError, r"^HMC: step_size must be a number, got str 'big'$"),
+    ({"trajectory_length": 0.0}, ValueError, r"^HMC: trajectory_length must be positive, got 0\.0$"),
+    ({"num_steps": 0}, ValueError, r"^HMC: num_steps must be positive, got 0$"),
+    ({"num_steps": 2.5}, ValueError, r"^HMC: num_steps must be a positive int, got 2\.5$"),
+    ({"target_accept_prob": 1.0}, ValueError, r"^HMC: target_accept_prob must be in \(0, 1\), got 1\.0$"),
+])
+def test_hmc_arguments_are_checked_when_built(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        HMC(_normal_model, **kwargs)
+
+
+@pytest.mark.parametrize("depth", [0, 2.0, True])
+def test_nuts_max_tree_depth_must_be_a_positive_int(depth):
+    with pytest.raises(ValueError, match=r"^NUTS: max_tree_depth must be a positive int"):
+        NUTS(_normal_model, max_tree_depth=depth)
+
+
+def _run(model, **kwargs):
+    MCMC(NUTS(model), num_samples=2, warmup_steps=1, disable_progbar=True, **kwargs).run()
+
+
+def test_nuts_on_a_model_without_latents_says_so():
+    def model():
+        pyro.sample("o", dist.Normal(0.0, 1.0), obs=torch.tensor(0.0))
+
+    with pytest.raises(ValueError, match=r"no latent sample site to sample \(its sample sites \['o'\]"):
+        _run(model)
+
+
+def test_nuts_on_an_infinite_discrete_latent_gives_pyros_error_and_why():
+    def model():
+        pyro.sample("k", dist.Poisson(3.0))
+
+    with pytest.raises(ValueError, match=r"(?s)^Continuous inference cannot handle discrete sample site 'k'\. "
+                                         r"Consider enumerating.*Poisson has an infinite support"):
+        _run(model)
+
+
+def test_nuts_on_an_unmarked_finite_discrete_latent_points_to_enumeration():
+    def model():
+        pyro.sample("b", dist.Bernoulli(0.3))
+
+    with pytest.raises(ValueError, match=r"^Continuous inference cannot handle discrete sample site 'b'\. "
+                                         r"Consider enumerating that variable as documented in "
+                                         r"https://pyro\.ai/examples/enumeration\.$"):
+        _run(model)
+
+
+def test_initial_params_naming_an_unknown_site_are_named():
+    with pytest.raises(ValueError, match=r"initial_params must give every latent site of the model, "
+                                         r"\['x'\]; unknown: \['zz'\], missing: \['x'\]"):
+        _run(_normal_model, initial_params={"zz": torch.tensor(0.0)})

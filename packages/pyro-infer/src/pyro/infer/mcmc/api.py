@@ -18,21 +18,12 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
+from pyro.infer.mcmc.progress import progress_bar
 from pyro.infer.mcmc.util import diagnostics, print_summary, select_samples
 
 __all__ = ["MCMC", "StreamingMCMC"]
 
 Params = Dict[str, torch.Tensor]
-
-
-def _progress_bar(total: int, desc: str, disable: bool) -> Any:
-    if disable:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar
-        return None
-    return tqdm(total=total, desc=desc, unit="it", dynamic_ncols=True)
 
 
 class MCMC:
@@ -118,7 +109,7 @@ class MCMC:
             raise ValueError("MCMC: the kernel has no initial_params after setup")
         total = self.warmup_steps + self.num_samples
         label = f" [{chain}]" if self.num_chains > 1 else ""
-        bar = _progress_bar(total, "Warmup" + label, self.disable_progbar)
+        bar = progress_bar(total, "Warmup" + label, self.disable_progbar)
         keep = self.save_params
         draws: List[Params] = []
         hook = self.hook_fn
@@ -168,7 +159,7 @@ class MCMC:
         if self.num_chains > 1 and self.mp_context is not None:
             from pyro.infer.mcmc.parallel import run_chains_in_processes
 
-            samples, self._diagnostics = run_chains_in_processes(self, base, args, kwargs)
+            samples, self._diagnostics = run_chains_in_processes(self, base, args, kwargs, runner=MCMC)
             self._samples = samples
             return
         with validation:
@@ -224,7 +215,7 @@ class MCMC:
         kernel.potential_fn, kernel.transforms = potential_fn, transforms
         runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps, energy_and_grad)
         total = self.warmup_steps + self.num_samples
-        bar = _progress_bar(total, "Warmup", self.disable_progbar)
+        bar = progress_bar(total, "Warmup", self.disable_progbar)
         hook = self.hook_fn
         draws = []
         try:

@@ -7,6 +7,7 @@ model's trace); :meth:`HMC.sample` takes and returns Pyro's dict of tensors.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -88,6 +89,16 @@ def _mass_matrix_shape(full_mass: Union[bool, Sequence[Tuple[str, ...]]], layout
     return shape
 
 
+def _check_positive(**values: Any) -> None:
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"HMC: {name} must be a number, got {type(value).__name__} {value!r}")
+        if not value > 0:
+            raise ValueError(f"HMC: {name} must be positive, got {value!r}")
+
+
 class HMC(MCMCKernel):
     """Hamiltonian Monte Carlo.
 
@@ -126,6 +137,12 @@ class HMC(MCMCKernel):
                  min_stepsize: float = 1e-10, max_stepsize: float = 1e10) -> None:
         if not ((model is None) ^ (potential_fn is None)):
             raise ValueError("Only one of `model` or `potential_fn` must be specified.")
+        _check_positive(step_size=step_size, trajectory_length=trajectory_length,
+                        num_steps=num_steps, min_stepsize=min_stepsize, max_stepsize=max_stepsize)
+        if num_steps is not None and int(num_steps) != num_steps:
+            raise ValueError(f"HMC: num_steps must be a positive int, got {num_steps!r}")
+        if not 0 < target_accept_prob < 1:
+            raise ValueError(f"HMC: target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
         _check_full_mass(full_mass)
         self.model = model
         self.potential_fn = potential_fn

@@ -71,6 +71,8 @@ class NUTS(HMC):
                          jit_compile=jit_compile, jit_options=jit_options,
                          ignore_jit_warnings=ignore_jit_warnings,
                          target_accept_prob=target_accept_prob, init_strategy=init_strategy)
+        if isinstance(max_tree_depth, bool) or not isinstance(max_tree_depth, int) or max_tree_depth < 1:
+            raise ValueError(f"NUTS: max_tree_depth must be a positive int, got {max_tree_depth!r}")
         self.use_multinomial_sampling = use_multinomial_sampling
         self._max_tree_depth = max_tree_depth
         self._tree_depths: List[int] = []

@@ -25,6 +25,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
+from pyro.infer.mcmc.progress import progress_bar
+
 __all__ = ["ChainError", "run_chains_in_processes"]
 
 Params = Dict[str, torch.Tensor]
@@ -69,7 +71,6 @@ def _worker(chain: int, seed: int, payload: bytes, conn: Connection) -> None:
     """Run one chain (the target of every worker process)."""
     try:
         import pyro
-        from pyro.infer.mcmc.api import MCMC
 
         pyro.set_rng_seed(seed)
         config = pickle.loads(payload)
@@ -90,10 +91,11 @@ def _worker(chain: int, seed: int, payload: bytes, conn: Connection) -> None:
                     last[0] = now
                     _send(conn, ("progress", done, stage, kernel.logging()))
 
-        mcmc = MCMC(config["kernel"], config["num_samples"], warmup_steps=config["warmup_steps"],
-                    initial_params=init, num_chains=1, hook_fn=hook, disable_progbar=True,
-                    disable_validation=config["disable_validation"],
-                    transforms=config["transforms"], save_params=config["save_params"])
+        mcmc = config["runner"](  # the MCMC class, passed in by the runner (no import cycle)
+            config["kernel"], config["num_samples"], warmup_steps=config["warmup_steps"],
+            initial_params=init, num_chains=1, hook_fn=hook, disable_progbar=True,
+            disable_validation=config["disable_validation"], transforms=config["transforms"],
+            save_params=config["save_params"])
         mcmc.run(*config["args"], **config["kwargs"])
         samples = {k: v[0] for k, v in mcmc._samples.items()}
         _send(conn, ("done", samples, mcmc._diagnostics[0]))
@@ -106,8 +108,8 @@ def _worker(chain: int, seed: int, payload: bytes, conn: Connection) -> None:
         conn.close()
 
 
-def _payload(mcmc: Any, base: Optional[Params], args: tuple, kwargs: dict) -> bytes:
-    config = {"kernel": mcmc.kernel, "num_samples": mcmc.num_samples,
+def _payload(mcmc: Any, base: Optional[Params], args: tuple, kwargs: dict, runner: type) -> bytes:
+    config = {"runner": runner, "kernel": mcmc.kernel, "num_samples": mcmc.num_samples,
               "warmup_steps": mcmc.warmup_steps, "initial_params": base,
               "num_chains": mcmc.num_chains, "hook_fn": mcmc.hook_fn,
               "disable_validation": mcmc.disable_validation, "transforms": mcmc.transforms,
@@ -133,9 +135,10 @@ def _stop(processes: List[Any]) -> None:
             p.join(1.0)
 
 
-def run_chains_in_processes(mcmc: Any, base: Optional[Params], args: tuple, kwargs: dict
-                            ) -> Tuple[Params, List[Dict[str, Any]]]:
-    """Run the chains of ``mcmc`` in worker processes.
+def run_chains_in_processes(mcmc: Any, base: Optional[Params], args: tuple, kwargs: dict,
+                            runner: type) -> Tuple[Params, List[Dict[str, Any]]]:
+    """Run the chains of ``mcmc`` in worker processes; each worker builds a one-chain
+    ``runner`` (the ``MCMC`` class) from the pickled settings.
 
     Returns:
         ``(samples, diagnostics)``: ``site -> (chains, draws) + shape`` in the sites' supports,
@@ -145,16 +148,14 @@ def run_chains_in_processes(mcmc: Any, base: Optional[Params], args: tuple, kwar
         ChainError: a chain raised (its type, message and traceback are in the message) or its
             worker process died.
     """
-    from pyro.infer.mcmc.api import _progress_bar
-
     ctx = _context(mcmc.mp_context)
-    payload = _payload(mcmc, base, args, kwargs)
+    payload = _payload(mcmc, base, args, kwargs, runner)
     n = mcmc.num_chains
     seeds = torch.randint(0, 2 ** 62, (n,)).tolist()
     total = mcmc.warmup_steps + mcmc.num_samples
     processes, readers = [], {}
     results: Dict[int, Tuple[Params, Dict[str, Any]]] = {}
-    bars = [_progress_bar(total, f"Warmup [{c}]", mcmc.disable_progbar) for c in range(n)]
+    bars = [progress_bar(total, f"Warmup [{c}]", mcmc.disable_progbar) for c in range(n)]
     try:
         for c in range(n):
             reader, writer = ctx.Pipe(duplex=False)

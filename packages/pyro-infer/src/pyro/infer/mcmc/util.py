@@ -42,6 +42,35 @@ def _latent_sites(tr: Any) -> "OrderedDict[str, Dict[str, Any]]":
         and not _is_enumerated(site))
 
 
+def _check_no_discrete_latent(latents: Dict[str, Any]) -> None:
+    for name, site in latents.items():
+        fn = site["fn"]
+        if fn.support.is_discrete:
+            # Pyro's phrase, then why enumeration cannot help when the support is infinite
+            message = (f"Continuous inference cannot handle discrete sample site '{name}'. "
+                       f"Consider enumerating that variable as documented in "
+                       f"https://pyro.ai/examples/enumeration.")
+            if not getattr(fn, "has_enumerate_support", False):
+                message += (f" ({type(fn).__name__} has an infinite support, so it cannot be "
+                            f"enumerated either: marginalize it out by hand or bound it.)")
+            raise ValueError(message)
+
+
+def _check_latents(tr: Any, latents: Dict[str, Any], initial_params: Optional[Params]) -> None:
+    """Refuse, with a message naming the sites, a model with nothing to sample and
+    ``initial_params`` that do not name its latent sites."""
+    if not latents:
+        observed = [n for n, s in tr.nodes.items() if s["type"] == "sample"]
+        raise ValueError(f"MCMC: the model has no latent sample site to sample (its sample sites "
+                         f"{observed} are all observed or enumerated)")
+    if initial_params is not None:
+        unknown = sorted(set(initial_params) - set(latents))
+        missing = [n for n in latents if n not in initial_params]
+        if unknown or missing:
+            raise ValueError(f"MCMC: initial_params must give every latent site of the model, "
+                             f"{list(latents)}; unknown: {unknown}, missing: {missing}")
+
+
 def _guess_max_plate_nesting(model: Callable, args: tuple, kwargs: dict) -> int:
     from pyro.infer.util import plate_nesting
 
@@ -62,8 +91,11 @@ def _prototype_trace(model: Callable, args: tuple, kwargs: dict, init_strategy: 
 
 
 def _has_parallel_enumeration(model: Callable, args: tuple, kwargs: dict) -> bool:
+    """Whether the model marks a latent for parallel enumeration; refuses (from the same one
+    run) a discrete latent that is not marked, before an init strategy trips over it."""
     with torch.no_grad():
         tr = trace(model).get_trace(*args, **kwargs)
+    _check_no_discrete_latent(_latent_sites(tr))
     return any(site["type"] == "sample" and not site["is_observed"]
                and site["infer"].get("enumerate") == "parallel" for site in tr.nodes.values())
 
@@ -113,6 +145,7 @@ def initialize_model(model: Callable, model_args: tuple = (), model_kwargs: dict
     prototype = _prototype_trace(model, model_args, model_kwargs, init_strategy, enumerated,
                                  max_plate_nesting)
     latents = _latent_sites(prototype)
+    _check_latents(prototype, latents, initial_params)
     transforms = dict(transforms or {})
     for name, site in latents.items():
         if name not in transforms:
