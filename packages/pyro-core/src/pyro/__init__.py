@@ -64,6 +64,7 @@ _OPS_MODULES = {
     "integrator": "infer",
     "stats": "infer",
     "streaming": "infer",
+    "arrowhead": "infer",
     "welford": "infer",
 }
 

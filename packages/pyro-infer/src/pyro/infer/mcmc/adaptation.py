@@ -16,6 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
+from pyro.ops.arrowhead import SymmArrowhead, triu_gram, triu_inverse
+from pyro.ops.arrowhead import sqrt as arrowhead_sqrt
 from pyro.ops.dual_averaging import DualAveraging
 from pyro.ops.welford import WelfordArrowheadCovariance, WelfordCovariance
 
@@ -59,9 +61,6 @@ def build_adaptation_schedule(warmup_steps: int) -> List[adapt_window]:
 
 MassMatrixShape = Dict[Tuple[str, ...], Tuple[int, ...]]
 
-#: The arrowhead mass matrix of :class:`ArrowheadMassMatrix`: ``top`` holds the dense rows of
-#: the head (``head_size x size``), ``bottom_diag`` the diagonal of the rest.
-SymmArrowhead = namedtuple("SymmArrowhead", ["top", "bottom_diag"])
 
 
 def _tensor_options(options: Dict[str, Any]) -> Dict[str, Any]:
@@ -357,15 +356,12 @@ class ArrowheadMassMatrix(BlockMassMatrix):
 
     def end_adaptation(self) -> None:
         """Set ``M`` to the estimated arrowhead and the inverse mass matrix to its inverse."""
-        h = self._head_size
         for key, welford in self._welford.items():
             top, bottom = welford.get_covariance(regularize=True)
             welford.reset()
-            self._mass_matrix[key] = SymmArrowhead(top, bottom)
-            mass = torch.diag(torch.cat([top.new_zeros(h), bottom]))
-            mass[:h] = top
-            mass[:, :h] = top.T
-            self._inverse[key] = torch.cholesky_inverse(torch.linalg.cholesky(mass))
+            self._mass_matrix[key] = mass = SymmArrowhead(top, bottom)
+            # M = U U^T, so M^-1 = U^-T U^-1: the Gram matrix of U's inverse
+            self._inverse[key] = triu_gram(triu_inverse(arrowhead_sqrt(mass)))
         self._rebuild_flat()
 
 
