@@ -54,6 +54,7 @@ _SUBPACKAGES = {
 # ``pyro.ops`` modules shipped by other distributions -> the subpackage of that distribution
 # (a key of ``_SUBPACKAGES``). pyro-core's own ops modules (score_parts, jit) are not listed.
 _OPS_MODULES = {
+    "gamma_gaussian": "distributions",
     "gaussian": "distributions",
     "indexing": "distributions",
     "linalg": "distributions",

@@ -21,15 +21,17 @@ Conformance checks (plain functions; each raises ``AssertionError`` with a messa
 object and the shapes involved):
 
 * :func:`check_distribution` -- shapes, ``sample``/``rsample``, ``log_prob`` on the
-  distribution's own samples, ``expand`` and ``to_event`` (or ``Independent``).
+  distribution's own samples, ``expand`` and ``to_event`` (or ``Independent``), and a
+  goodness-of-fit test of the samples against ``log_prob`` (see :func:`check_goodness_of_fit`).
 * :func:`check_handler` -- a handler usable as ``handler(fn, ...)``, as a context manager and
   as a decorator, leaving the handler stack as it found it, also after an exception.
 * :func:`check_plugin_module` -- every ``pyro_*`` function is a known hook and the module
   registers without failures.
 * :func:`check_registered` -- a name registered by a plugin resolves on its namespace.
 
-The checks are duck-typed: this module does not import ``pyro.distributions``, so plugins for
-pyro-core alone can use it.
+The checks are duck-typed: this module does not import ``pyro.distributions`` at module level,
+so plugins for pyro-core alone can use it; only the goodness-of-fit test needs the kit of
+pyro-distributions (``pyro.distributions.testing.gof``), imported when it runs.
 """
 
 from __future__ import annotations
@@ -109,16 +111,21 @@ def _shape(x: Any) -> tuple:
     return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__  # type: ignore
 
 
-def check_distribution(d: Any, sample_shape: Sequence[int] = (2, 3), expand_to: Sequence[int] = (4,)) -> None:
+def check_distribution(d: Any, sample_shape: Sequence[int] = (2, 3), expand_to: Sequence[int] = (4,),
+                       *, goodness_of_fit: Optional[bool] = None) -> None:
     """Check a distribution instance's shapes, samples, log-densities, expand and to_event.
 
     Args:
         d: an instance of the distribution (anything with torch's Distribution interface).
         sample_shape: a sample shape to draw with.
         expand_to: extra leading batch dims to expand the distribution by.
+        goodness_of_fit: run :func:`check_goodness_of_fit` too: ``None`` (the default) when
+            pyro-distributions is installed, ``True`` always (an error without it), ``False``
+            never.
 
     Raises:
-        AssertionError: naming the distribution and the shapes that disagree.
+        AssertionError: naming the distribution and the shapes that disagree, or the batch
+            member whose samples disagree with ``log_prob``.
     """
     what = type(d).__name__
     batch, event = d.batch_shape, d.event_shape
@@ -175,6 +182,149 @@ def check_distribution(d: Any, sample_shape: Sequence[int] = (2, 3), expand_to: 
                         f"{tuple(ind.event_shape)}")
         if not torch.allclose(ind.log_prob(x), lp.sum(), rtol=1e-5, atol=1e-5):
             _fail(what, f"to_event({n}).log_prob is not the sum of log_prob over the batch")
+    if goodness_of_fit is not False:
+        check_goodness_of_fit(d, required=bool(goodness_of_fit))
+
+
+#: Batch members tested by :func:`check_goodness_of_fit` (the first, the last, between).
+GOF_MAX_BATCH_MEMBERS = 4
+#: Continuous events of more dims than this are not tested: the nearest-neighbour test
+#: assumes a density nearly constant over each sample's neighbourhood.
+GOF_MAX_DIM = 6
+#: A discrete value is a bin of its own when it is expected this many times; rarer values
+#: share one bin.
+_GOF_MIN_EXPECTED = 5.0
+
+
+def check_goodness_of_fit(d: Any, *, num_samples: int = 4000, threshold: float = 1e-3,
+                          seed: int = 0, required: bool = True) -> None:
+    """Check that ``d``'s samples are distributed as ``exp(d.log_prob)`` says.
+
+    Draws ``num_samples`` samples (under ``torch.random.fork_rng`` seeded with ``seed``, so
+    the result is reproducible and the caller's random state is left alone) and, for up to
+    :data:`GOF_MAX_BATCH_MEMBERS` batch members, computes a p-value with
+    ``pyro.distributions.testing.gof``:
+
+    * discrete supports (``support.is_discrete``): Pearson's chi-squared test of the counts of
+      each value against ``num_samples * exp(log_prob)``; values expected fewer than five
+      times are pooled, with the probability the others leave;
+    * continuous supports: the samples are mapped to unconstrained space by
+      ``torch.distributions.biject_to(support)`` when a bijection is registered (the density
+      there includes the Jacobian), so that samples on a simplex or of a Cholesky factor fill
+      their space; then the spacings test (one dimension) or the nearest-neighbour test
+      (up to :data:`GOF_MAX_DIM` dims; larger events are not tested). Samples on the unit
+      sphere (``constraints.sphere``, which has no bijection) are tested where they lie, as
+      a surface of one dim fewer.
+
+    A batch member whose samples are all equal (a point mass) is not tested. A wrong sampler
+    or a wrongly normalised ``log_prob`` gives a p-value far below ``threshold``.
+
+    Args:
+        d: the distribution instance.
+        num_samples: the number of samples per batch member.
+        threshold: the smallest p-value accepted.
+        seed: the seed of the draw.
+        required: fail when pyro-distributions (the kit) is not installed; otherwise return.
+
+    Raises:
+        AssertionError: naming the distribution, the batch member and the p-value.
+    """
+    what = type(d).__name__
+    try:
+        from pyro.distributions.testing import gof
+    except ImportError:
+        if required:
+            _fail(what, "the goodness-of-fit test needs pyro-distributions: "
+                        'pip install "pyro-core[distributions]"')
+        return
+    batch = d.batch_shape
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            xs = d.sample(torch.Size((num_samples,)))
+            lp = d.log_prob(xs)
+    support = getattr(d, "support", None)
+    members = batch.numel()
+    if members <= GOF_MAX_BATCH_MEMBERS:
+        picks = list(range(members))
+    else:
+        step = (members - 1) / (GOF_MAX_BATCH_MEMBERS - 1)
+        picks = sorted({round(i * step) for i in range(GOF_MAX_BATCH_MEMBERS)})
+    if getattr(support, "is_discrete", False):
+        flat_x = xs.reshape((num_samples, members, -1))
+        flat_lp = lp.reshape(num_samples, members)
+        for b in picks:
+            p = _discrete_p_value(gof, flat_x[:, b], flat_lp[:, b])
+            _gof_verdict(what, batch, b, p, threshold)
+        return
+    ys, log_density = _unconstrained(xs, lp, support, len(batch))
+    # The unit sphere has no bijection to a flat space: test there, in one dim fewer.
+    on_sphere = ys is xs and type(support).__name__ == "_Sphere"
+    for b in picks:
+        y, ld = _member_samples(ys, log_density, batch, b)
+        if not bool(torch.isfinite(y).all()):
+            # Samples on the support's boundary (rounding) have no unconstrained image.
+            y, ld = _member_samples(xs, lp, batch, b)
+        if not bool(torch.isfinite(y).all()):
+            _fail(what, f"non-finite samples for batch member {_member(batch, b)}")
+        dim = y.shape[1] - 1 if on_sphere else y.shape[1]
+        if dim > GOF_MAX_DIM:
+            continue
+        if bool((y == y[:1]).all()):
+            continue  # a point mass: no density to test against
+        p = gof.auto_goodness_of_fit(y if y.shape[1] > 1 else y.reshape(-1), ld.exp(), dim=dim)
+        _gof_verdict(what, batch, b, p, threshold)
+
+
+def _member_samples(xs: torch.Tensor, lp: torch.Tensor, batch: torch.Size, b: int) -> tuple:
+    """Batch member ``b``'s samples, flattened to ``(num_samples, dim)``, and log-densities."""
+    n = xs.shape[0]
+    flat = xs.reshape((n, batch.numel(), -1))[:, b].double()
+    return flat, lp.reshape(n, batch.numel())[:, b].double()
+
+
+def _member(batch: torch.Size, flat: int) -> tuple:
+    index = []
+    for size in reversed(batch):
+        index.append(flat % size)
+        flat //= size
+    return tuple(reversed(index))
+
+
+def _gof_verdict(what: str, batch: torch.Size, b: int, p: float, threshold: float) -> None:
+    if not p > threshold:
+        _fail(what, f"samples disagree with log_prob: goodness-of-fit p-value {p:.3g} < "
+                    f"{threshold:g} for batch member {_member(batch, b)} of batch_shape "
+                    f"{tuple(batch)}")
+
+
+def _discrete_p_value(gof: Any, x: torch.Tensor, lp: torch.Tensor) -> float:
+    """The chi-squared p-value of the counts of the distinct rows of ``x`` (one per sample)."""
+    n = x.shape[0]
+    values, inverse, counts = torch.unique(x, dim=0, return_inverse=True, return_counts=True)
+    first = torch.full((values.shape[0],), n, dtype=torch.long, device=x.device)
+    first.scatter_reduce_(0, inverse, torch.arange(n, device=x.device), reduce="amin")
+    probs = lp[first].double().exp()
+    frequent = probs * n >= _GOF_MIN_EXPECTED
+    if int(frequent.sum()) < 1:
+        return 1.0  # too spread out to say anything with these many samples
+    return gof.multinomial_goodness_of_fit(probs[frequent].cpu(), counts[frequent].double().cpu(),
+                                           total_count=n)
+
+
+def _unconstrained(xs: torch.Tensor, lp: torch.Tensor, support: Any, batch_dims: int) -> tuple:
+    """The samples mapped to unconstrained space and their log-density there, or the samples
+    as they are when no bijection is registered for ``support``."""
+    try:
+        transform = torch.distributions.biject_to(support)
+    except (NotImplementedError, TypeError):
+        return xs, lp
+    ys = transform.inv(xs)
+    ladj = transform.log_abs_det_jacobian(ys, xs)
+    while ladj.dim() > 1 + batch_dims:
+        ladj = ladj.sum(-1)
+    return ys, lp + ladj.expand(lp.shape)
 
 
 def check_handler(handler: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -271,7 +421,10 @@ def check_registered(kind: str, name: str, obj: Any) -> None:
 
 
 __all__ = [
+    "GOF_MAX_BATCH_MEMBERS",
+    "GOF_MAX_DIM",
     "check_distribution",
+    "check_goodness_of_fit",
     "check_handler",
     "check_plugin_module",
     "check_registered",

@@ -18,6 +18,11 @@ from pyro.distributions.conditional import (
 from pyro.distributions.affine_beta import AffineBeta
 from pyro.distributions.asymmetric_laplace import AsymmetricLaplace, SoftAsymmetricLaplace
 from pyro.distributions.avf_mvn import AVFMultivariateNormal
+from pyro.distributions.coalescent import (
+    CoalescentRateLikelihood,
+    CoalescentTimes,
+    CoalescentTimesWithRate,
+)
 from pyro.distributions.conjugate import BetaBinomial, DirichletMultinomial, GammaPoisson
 from pyro.distributions.delta import Delta
 from pyro.distributions.diag_normal_mixture import MixtureOfDiagNormals
@@ -63,6 +68,7 @@ from pyro.distributions.sine_bivariate_von_mises import SineBivariateVonMises
 from pyro.distributions.sine_skewed import SineSkewed
 from pyro.distributions.soft_laplace import SoftLaplace
 from pyro.distributions.spanning_tree import SpanningTree
+from pyro.distributions.stable import Stable, StableWithLogProb
 from pyro.distributions.torch import *  # noqa: F401,F403
 from pyro.distributions.torch import __all__ as _TORCH_WRAPPERS
 from pyro.distributions.torch_distribution import (
@@ -101,7 +107,9 @@ _PYRO_DISTRIBUTIONS = [
     "LinearHMM",
     "MixtureOfDiagNormalsSharedCovariance", "SineBivariateVonMises", "SineSkewed", "VonMises3D",
     "AVFMultivariateNormal", "GaussianScaleMixture", "OMTMultivariateNormal", "TruncatedPolyaGamma",
+    "CoalescentRateLikelihood", "CoalescentTimes", "CoalescentTimesWithRate",
     "OneOneMatching", "OneTwoMatching", "SpanningTree",
+    "Stable", "StableWithLogProb",
 ]
 
 __all__ = sorted(

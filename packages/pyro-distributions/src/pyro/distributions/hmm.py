@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import torch
 
 from pyro.distributions import constraints
-from pyro.distributions.torch import Categorical, MultivariateNormal
+from pyro.distributions.torch import Categorical, Gamma, MultivariateNormal
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.ops.gaussian import (
     Gaussian,
@@ -656,20 +656,39 @@ class GammaGaussianHMM(HiddenMarkovModel):
         new._validate_args = self._validate_args
         return new
 
+    def _evidence(self, value: torch.Tensor) -> tuple:
+        """``(c, n, quad)`` with ``log p(value | s) = c + n/2 log s - s quad / 2``."""
+        n = value.size(-2) * self.obs_dim
+        unit = self._unit.log_prob(value)
+        half = self._half.log_prob(value)
+        # c = -n/2 log 2 pi - log|cov| / 2: halving every covariance isolates quad.
+        quad = n * math.log(2.0) - 2.0 * (half - unit)
+        return unit + 0.5 * quad, n, quad
+
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         """The log-density of the series ``value`` with the shared scale integrated out."""
         if self._validate_args:
             self._validate_sample(value)
-        n = value.size(-2) * self.obs_dim
-        unit = self._unit.log_prob(value)
-        half = self._half.log_prob(value)
-        # log p_s(y) = c + n/2 log s - s q / 2, with c = -n/2 log 2 pi - log|cov| / 2.
-        quad = n * math.log(2.0) - 2.0 * (half - unit)
-        c = unit + 0.5 * quad
+        c, n, quad = self._evidence(value)
         alpha, beta = self.scale_dist.concentration, self.scale_dist.rate
         post_alpha = alpha + 0.5 * n
         return (c + alpha * beta.log() - torch.lgamma(alpha) + torch.lgamma(post_alpha)
                 - post_alpha * torch.log(beta + 0.5 * quad))
+
+    def filter(self, value: torch.Tensor) -> tuple:
+        """The posterior of the scale and of the final hidden state given ``value``.
+
+        Returns:
+            ``(scale_post, state_post)``: the ``Gamma`` posterior of ``s`` and the
+            ``MultivariateNormal`` of the final state given ``s == 1`` (given ``s`` its
+            covariance is divided by ``s``; the mean does not depend on ``s``).
+        """
+        if self._validate_args:
+            self._validate_sample(value)
+        _, n, quad = self._evidence(value)
+        alpha, beta = self.scale_dist.concentration, self.scale_dist.rate
+        scale_post = Gamma(alpha + 0.5 * n, beta + 0.5 * quad, validate_args=False)
+        return scale_post, self._unit._filter(value)
 
 
 class LinearHMM(HiddenMarkovModel):

@@ -21,8 +21,10 @@ import torch
 from pyro.ops.tensor_utils import matvecmul, safe_cholesky
 
 __all__ = [
+    "AffineNormal",
     "Gaussian",
     "gaussian_tensordot",
+    "matrix_and_gaussian_to_gaussian",
     "matrix_and_mvn_to_gaussian",
     "mvn_to_gaussian",
     "sequential_gaussian_filter_sample",
@@ -126,6 +128,12 @@ class Gaussian:
         return NotImplemented
 
     __radd__ = __add__
+
+    def __sub__(self, other: Any) -> "Gaussian":
+        """This factor with the number or tensor ``other`` subtracted from its constant."""
+        if isinstance(other, (int, float, torch.Tensor)):
+            return Gaussian(self.log_normalizer - other, self.info_vec, self.precision)
+        raise ValueError(f"Gaussian: cannot subtract a {type(other).__name__}")
 
     def log_density(self, value: torch.Tensor) -> torch.Tensor:
         """The log-density at ``value`` (shape ``... + (dim(),)``)."""
@@ -236,21 +244,154 @@ def mvn_to_gaussian(mvn: Any) -> Gaussian:
     return Gaussian(log_normalizer, info_vec, precision)
 
 
-def matrix_and_mvn_to_gaussian(matrix: torch.Tensor, mvn: Any) -> Gaussian:
-    """The joint factor over ``(x, y)`` of ``y = x @ matrix + noise``, ``noise ~ mvn``.
+def matrix_and_gaussian_to_gaussian(matrix: torch.Tensor, y_gaussian: Gaussian) -> Gaussian:
+    """The factor over ``(x, y)`` equal to ``y_gaussian`` at ``y - x @ matrix``.
 
-    ``matrix`` has shape ``batch + (x_dim, y_dim)``; the result is a :class:`Gaussian` over
-    ``x_dim + y_dim`` variables whose log-density is ``mvn.log_prob(y - x @ matrix)``.
+    Args:
+        matrix: shape ``batch + (x_dim, y_dim)``.
+        y_gaussian: a :class:`Gaussian` over ``y_dim`` variables.
+
+    Returns:
+        A :class:`Gaussian` over ``x_dim + y_dim`` variables with the broadcast batch shape.
     """
     x_dim, y_dim = matrix.shape[-2:]
-    g = mvn_to_gaussian(mvn)
-    # y - x @ M = [x, y] @ Q with Q = [[-M], [I]]: substitute into the noise's factor.
+    if y_gaussian.dim() != y_dim:
+        raise ValueError(
+            f"matrix_and_gaussian_to_gaussian: matrix of shape {tuple(matrix.shape)} maps to "
+            f"{y_dim} variables but y_gaussian has {y_gaussian.dim()}")
+    g = y_gaussian
+    # y - x @ M = [x, y] @ Q with Q = [[-M], [I]]: substitute into the factor over y.
     eye = torch.eye(y_dim, dtype=matrix.dtype, device=matrix.device)
     batch = torch.broadcast_shapes(matrix.shape[:-2], g.batch_shape)
     Q = torch.cat([-matrix.expand(batch + (x_dim, y_dim)), eye.expand(batch + (y_dim, y_dim))], -2)
     info_vec = (Q @ g.info_vec.unsqueeze(-1)).squeeze(-1)
     precision = Q @ g.precision @ Q.mT
     return Gaussian(g.log_normalizer, info_vec, precision)
+
+
+def matrix_and_mvn_to_gaussian(matrix: torch.Tensor, mvn: Any) -> Gaussian:
+    """The joint factor over ``(x, y)`` of ``y = x @ matrix + noise``, ``noise ~ mvn``.
+
+    ``matrix`` has shape ``batch + (x_dim, y_dim)``; the result is a :class:`Gaussian` over
+    ``x_dim + y_dim`` variables whose log-density is ``mvn.log_prob(y - x @ matrix)``.
+    """
+    return matrix_and_gaussian_to_gaussian(matrix, mvn_to_gaussian(mvn))
+
+
+class AffineNormal:
+    """The conditional density of ``y ~ Normal(x @ matrix + loc, scale)`` (independent
+    coordinates) as a lazy factor over ``(x, y)``.
+
+    Args:
+        matrix: shape ``batch + (x_dim, y_dim)``.
+        loc: shape ``batch + (y_dim,)``.
+        scale: positive, shape ``batch + (y_dim,)``.
+
+    Conditioning on the whole of ``y`` or the whole of ``x`` stays cheap (no dense ``y``
+    block is built); every other operation goes through :meth:`to_gaussian`.
+    """
+
+    def __init__(self, matrix: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> None:
+        y_dim = matrix.size(-1) if matrix.dim() >= 2 else None
+        if y_dim is None or loc.dim() < 1 or scale.dim() < 1 or loc.size(-1) != y_dim or (
+                scale.size(-1) != y_dim):
+            raise ValueError(
+                f"AffineNormal: expected matrix batch + (x_dim, y_dim), loc and scale batch + "
+                f"(y_dim,); got matrix {tuple(matrix.shape)}, loc {tuple(loc.shape)}, scale "
+                f"{tuple(scale.shape)}")
+        self.matrix = matrix
+        self.loc = loc
+        self.scale = scale
+        self.batch_shape = torch.broadcast_shapes(matrix.shape[:-2], loc.shape[:-1],
+                                                  scale.shape[:-1])
+
+    def _y_gaussian(self) -> Gaussian:
+        prec = self.scale.pow(-2)
+        info_vec = self.loc * prec
+        log_normalizer = (-0.5 * self.loc.size(-1) * _LOG_2PI - self.scale.log().sum(-1)
+                          - 0.5 * (info_vec * self.loc).sum(-1))
+        return Gaussian(log_normalizer, info_vec, torch.diag_embed(prec))
+
+    def to_gaussian(self) -> Gaussian:
+        """The same factor as a dense :class:`Gaussian` over ``x_dim + y_dim`` variables."""
+        g = self.__dict__.get("_gaussian")
+        if g is None:
+            g = matrix_and_gaussian_to_gaussian(self.matrix, self._y_gaussian())
+            self.__dict__["_gaussian"] = g
+        return g
+
+    def condition(self, value: torch.Tensor) -> Gaussian:
+        """Fix the rightmost ``value.size(-1)`` variables; fixing all of ``y`` gives the
+        factor over ``x`` directly."""
+        if value.size(-1) != self.loc.size(-1):
+            return self.to_gaussian().condition(value)
+        prec = self.scale.pow(-2)
+        resid = (value - self.loc) * prec
+        info_vec = matvecmul(self.matrix, resid)
+        precision = (self.matrix * prec.unsqueeze(-2)) @ self.matrix.mT
+        log_normalizer = (-0.5 * self.loc.size(-1) * _LOG_2PI - self.scale.log().sum(-1)
+                          - 0.5 * (resid * (value - self.loc)).sum(-1))
+        return Gaussian(log_normalizer, info_vec, precision)
+
+    def left_condition(self, value: torch.Tensor) -> Any:
+        """Fix the leftmost ``value.size(-1)`` variables; fixing all of ``x`` gives an
+        :class:`AffineNormal` with no ``x`` (its ``loc`` moved by ``value @ matrix``)."""
+        x_dim = self.matrix.size(-2)
+        if value.size(-1) != x_dim:
+            return self.to_gaussian().left_condition(value)
+        loc = self.loc + (value.unsqueeze(-2) @ self.matrix).squeeze(-2)
+        matrix = value.new_zeros(loc.shape[:-1] + (0, loc.size(-1)))
+        return AffineNormal(matrix, loc, self.scale)
+
+    def rsample(self, sample_shape: Sequence[int] = torch.Size(),
+                noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """A reparameterised draw of ``y``, shape ``sample_shape + batch_shape + (y_dim,)``;
+        only once every ``x`` is fixed (``x_dim == 0``), else ``NotImplementedError``."""
+        if self.matrix.size(-2) > 0:
+            raise NotImplementedError
+        shape = self.batch_shape + self.loc.shape[-1:]
+        if noise is None:
+            noise = torch.randn(tuple(sample_shape) + tuple(shape), dtype=self.loc.dtype,
+                                device=self.loc.device)
+        return self.loc + self.scale * noise
+
+    def _parts(self, batch_shape: Sequence[int]) -> tuple:
+        batch_shape = tuple(batch_shape)
+        return (self.matrix.expand(batch_shape + self.matrix.shape[-2:]),
+                self.loc.expand(batch_shape + self.loc.shape[-1:]),
+                self.scale.expand(batch_shape + self.scale.shape[-1:]))
+
+    def expand(self, batch_shape: Sequence[int]) -> "AffineNormal":
+        """This factor broadcast to ``batch_shape``."""
+        return AffineNormal(*self._parts(batch_shape))
+
+    def reshape(self, batch_shape: Sequence[int]) -> "AffineNormal":
+        """This factor with its batch dims reshaped to ``batch_shape``."""
+        batch_shape = tuple(batch_shape)
+        matrix, loc, scale = self._parts(self.batch_shape)
+        return AffineNormal(matrix.reshape(batch_shape + matrix.shape[-2:]),
+                            loc.reshape(batch_shape + loc.shape[-1:]),
+                            scale.reshape(batch_shape + scale.shape[-1:]))
+
+    def __getitem__(self, index: Any) -> "AffineNormal":
+        """Index the batch dims."""
+        if not isinstance(index, tuple):
+            index = (index,)
+        matrix, loc, scale = self._parts(self.batch_shape)
+        return AffineNormal(matrix[index + (slice(None), slice(None))],
+                            loc[index + (slice(None),)], scale[index + (slice(None),)])
+
+    def event_permute(self, perm: torch.Tensor) -> Gaussian:
+        """The dense factor with its variables reordered by ``perm``."""
+        return self.to_gaussian().event_permute(perm)
+
+    def __add__(self, other: Any) -> Gaussian:
+        """The dense factor plus ``other`` (a :class:`Gaussian` or a constant)."""
+        return self.to_gaussian() + other
+
+    def marginalize(self, left: int = 0, right: int = 0) -> Gaussian:
+        """The dense factor with ``left`` / ``right`` variables integrated out."""
+        return self.to_gaussian().marginalize(left=left, right=right)
 
 
 def gaussian_tensordot(x: Gaussian, y: Gaussian, dims: int = 0) -> Gaussian:

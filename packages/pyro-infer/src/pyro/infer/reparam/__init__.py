@@ -3,21 +3,19 @@
 Each rewrites a sample site as a function of auxiliary sites without changing the model's
 distribution, to give inference an easier geometry. A third-party reparameterizer subclasses
 :class:`~pyro.infer.reparam.reparam.Reparam`.
-
-Not here yet: ``StableReparam``, ``LatentStableReparam`` and ``SymmetricStableReparam`` (no
-``dist.Stable``), ``LinearHMMReparam`` (no ``dist.LinearHMM``), ``StructuredReparam`` (no
-``AutoStructured``) and ``ConjugateReparam`` (no distribution has ``conjugate_update``).
 """
 
 from pyro.infer.reparam.discrete_cosine import DiscreteCosineReparam
 from pyro.infer.reparam.haar import HaarReparam
 from pyro.infer.reparam.handler import ReparamHandler, ReparamMessenger, reparam
+from pyro.infer.reparam.hmm import LinearHMMReparam
 from pyro.infer.reparam.loc_scale import LocScaleReparam
 from pyro.infer.reparam.neutra import NeuTraReparam
 from pyro.infer.reparam.projected_normal import ProjectedNormalReparam
 from pyro.infer.reparam.reparam import Reparam
 from pyro.infer.reparam.softmax import GumbelSoftmaxReparam
 from pyro.infer.reparam.split import SplitReparam
+from pyro.infer.reparam.stable import LatentStableReparam, StableReparam, SymmetricStableReparam
 from pyro.infer.reparam.strategies import AutoReparam, MinimalReparam, Strategy
 from pyro.infer.reparam.studentt import StudentTReparam
 from pyro.infer.reparam.transform import TransformReparam
@@ -28,6 +26,8 @@ __all__ = [
     "DiscreteCosineReparam",
     "GumbelSoftmaxReparam",
     "HaarReparam",
+    "LatentStableReparam",
+    "LinearHMMReparam",
     "LocScaleReparam",
     "MinimalReparam",
     "NeuTraReparam",
@@ -36,8 +36,10 @@ __all__ = [
     "ReparamHandler",
     "ReparamMessenger",
     "SplitReparam",
+    "StableReparam",
     "Strategy",
     "StudentTReparam",
+    "SymmetricStableReparam",
     "TransformReparam",
     "UnitJacobianReparam",
     "reparam",

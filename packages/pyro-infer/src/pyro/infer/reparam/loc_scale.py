@@ -65,6 +65,8 @@ class LocScaleReparam(Reparam):
         params = {key: getattr(base, key) for key in self.shape_params}
         params["loc"] = centered * loc
         params["scale"] = scale ** centered
+        if isinstance(getattr(base, "coords", None), str):  # Stable: keep its parameterization
+            params["coords"] = base.coords
         decentered = self._wrap(type(base)(**params), event_dim)
         if value is None:
             x_dec = pyro.sample(f"{name}_decentered", decentered)

@@ -13,6 +13,7 @@ from pyro.infer.reparam.loc_scale import LocScaleReparam
 from pyro.infer.reparam.projected_normal import ProjectedNormalReparam
 from pyro.infer.reparam.reparam import Reparam
 from pyro.infer.reparam.softmax import GumbelSoftmaxReparam
+from pyro.infer.reparam.stable import LatentStableReparam, StableReparam, SymmetricStableReparam
 from pyro.infer.reparam.transform import TransformReparam
 
 
@@ -27,6 +28,17 @@ def _is_real(fn: Any) -> bool:
     while isinstance(support, constraints.independent):
         support = support.base_constraint
     return support is constraints.real
+
+
+def _stable_choice(fn: Any, is_observed: bool) -> Optional[Reparam]:
+    """The reparameterizer of a ``Stable`` site (its density is an integral), as Pyro picks it:
+    latent -> LatentStable, observed -> SymmetricStable when every skew is zero, else Stable.
+    ``StableWithLogProb`` sites keep their numerical density."""
+    if not isinstance(fn, dist.Stable) or isinstance(fn, dist.StableWithLogProb):
+        return None
+    if not is_observed:
+        return LatentStableReparam()
+    return SymmetricStableReparam() if bool((fn.skew == 0).all()) else StableReparam()
 
 
 class Strategy(ABC):
@@ -58,12 +70,16 @@ class Strategy(ABC):
 
 
 class MinimalReparam(Strategy):
-    """Reparameterize only the sites inference cannot handle as they are: ``ProjectedNormal``
-    sites (through :class:`ProjectedNormalReparam`)."""
+    """Reparameterize only the sites inference cannot handle as they are: ``Stable`` sites
+    (latent or observed, see :func:`_stable_choice`) and latent ``ProjectedNormal`` sites
+    (through :class:`ProjectedNormalReparam`)."""
 
     def configure(self, msg: dict) -> Optional[Reparam]:
-        """``ProjectedNormalReparam`` for latent projected-normal sites, else ``None``."""
+        """The reparameterizer for a Stable or latent projected-normal site, else ``None``."""
         fn = _unwrap(msg["fn"])
+        stable = _stable_choice(fn, msg["is_observed"])
+        if stable is not None:
+            return stable
         if isinstance(fn, dist.ProjectedNormal) and not msg["is_observed"]:
             return ProjectedNormalReparam()
         return None
@@ -77,8 +93,9 @@ class AutoReparam(Strategy):
     :class:`TransformReparam`, and real-valued location-scale families (with ``loc`` and
     ``scale`` parameters)
     :class:`LocScaleReparam` with the given centering, their other parameters as shape
-    parameters. Observed sites, and sites named ``*_decentered`` (taken for those a
-    LocScaleReparam drew), are left alone.
+    parameters. Observed ``Stable`` sites get the stable reparameterizers Pyro picks; other
+    observed sites, and sites named ``*_decentered`` (taken for those a LocScaleReparam drew),
+    are left alone.
 
     Args:
         centered: the centering of every :class:`LocScaleReparam`; ``None`` learns each.
@@ -91,7 +108,7 @@ class AutoReparam(Strategy):
     def configure(self, msg: dict) -> Optional[Reparam]:
         """Pick the reparameterizer for one site (see the class docs)."""
         if msg["is_observed"]:
-            return None
+            return _stable_choice(_unwrap(msg["fn"]), True)
         fn = _unwrap(msg["fn"])
         if isinstance(fn, torch.distributions.RelaxedOneHotCategorical):
             return GumbelSoftmaxReparam()
