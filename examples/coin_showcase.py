@@ -4,23 +4,28 @@ The showcase of the README. It fits the same model twice, with a hand-written Be
 with an automatic guide (AutoNormal), prints each learned posterior beside the exact one
 (the Beta prior is conjugate, so the posterior is known in closed form), and then draws
 posterior predictive figures with Predictive and compares them with the exact Beta-Binomial.
+With the pyro-infer[render,plot] extras (and the Graphviz ``dot`` program) it also writes the
+AutoNormal fit's loss curve (``plot_losses``) and a drawing of the model (``render_model``)
+into the output folder.
 
-Run: python examples/coin_showcase.py [--steps N] [--seed S]
+Run: python examples/coin_showcase.py [--steps N] [--seed S] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import time
-from typing import Optional
+from pathlib import Path
+from typing import List, Optional, Tuple
 
 import torch
 
 import pyro
 import pyro.distributions as dist
 from pyro.distributions import constraints
-from pyro.infer import SVI, Predictive, Trace_ELBO
+from pyro.infer import SVI, Predictive, Trace_ELBO, plot_losses
 from pyro.infer.autoguide import AutoNormal
 from pyro.optim import Adam
 
@@ -42,12 +47,31 @@ def beta_guide(data: Optional[torch.Tensor] = None, num_tosses: Optional[int] = 
     pyro.sample("fairness", dist.Beta(a, b))
 
 
-def fit(guide, steps: int, lr: float) -> float:
-    """Run SVI for ``steps`` steps; return the seconds it took."""
+def fit(guide, steps: int, lr: float) -> Tuple[float, List[float]]:
+    """Run SVI for ``steps`` steps; return the seconds it took and the loss of each step."""
     svi = SVI(model, guide, Adam({"lr": lr}), Trace_ELBO(num_particles=8, vectorize_particles=True))
     start = time.perf_counter()
-    svi.run(DATA, num_steps=steps, progress_bar=False)
-    return time.perf_counter() - start
+    losses = svi.run(DATA, num_steps=steps, progress_bar=False)
+    return time.perf_counter() - start, losses
+
+
+def write_pictures(out: Path, losses: List[float]) -> None:
+    """Write the loss curve and the model's drawing into ``out``, as far as the extras allow."""
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        plot_losses(losses, filename=str(out / "coin_losses.png"))
+        print(f"wrote {out / 'coin_losses.png'} (plot_losses)")
+    except ImportError as e:
+        print(f"no loss plot: {e}")
+    if shutil.which("dot") is None:
+        print("no model drawing: the Graphviz 'dot' program is missing (e.g. apt-get install graphviz)")
+        return
+    try:
+        pyro.render_model(model, model_args=(DATA,), render_distributions=True,
+                          filename=str(out / "coin_model.png"))
+        print(f"wrote {out / 'coin_model.png'} (render_model)")
+    except ImportError as e:
+        print(f"no model drawing: {e}")
 
 
 def beta_moments(a: float, b: float) -> tuple:
@@ -65,6 +89,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("showcase_out"),
+                        help="folder for the loss plot and the model drawing (default showcase_out)")
     args = parser.parse_args()
 
     heads = int(DATA.sum())
@@ -76,7 +102,7 @@ def main() -> None:
 
     pyro.set_rng_seed(args.seed)
     pyro.clear_param_store()
-    seconds = fit(beta_guide, args.steps, lr=0.02)
+    seconds, _ = fit(beta_guide, args.steps, lr=0.02)
     a, b = pyro.param("alpha_q").item(), pyro.param("beta_q").item()
     mean, std = beta_moments(a, b)
     print(f"Beta guide  ({args.steps} SVI steps, {seconds:.1f} s): Beta({a:.2f}, {b:.2f})  "
@@ -85,7 +111,7 @@ def main() -> None:
     pyro.set_rng_seed(args.seed)
     pyro.clear_param_store()
     auto = AutoNormal(model)
-    seconds = fit(auto, args.steps, lr=0.02)
+    seconds, losses = fit(auto, args.steps, lr=0.02)
     draws = Predictive(model, guide=auto, num_samples=20000, return_sites=["fairness"])(DATA)["fairness"]
     print(f"AutoNormal  ({args.steps} SVI steps, {seconds:.1f} s): median {auto.median(DATA)['fairness'].item():.4f}"
           f"  mean {draws.mean().item():.4f}  std {draws.std().item():.4f}\n")
@@ -103,7 +129,8 @@ def main() -> None:
         exact = beta_binomial_pmf(k, 10, post_a, post_b)
         bar = "#" * round(estimate * 100)
         print(f" {k:2d}   {estimate:.4f}       {exact:.4f}   {bar}")
-    print(f"\nP(next toss is heads): Predictive {(future / 10).mean().item():.4f}, exact {exact_mean:.4f}")
+    print(f"\nP(next toss is heads): Predictive {(future / 10).mean().item():.4f}, exact {exact_mean:.4f}\n")
+    write_pictures(args.out, losses)
 
 
 if __name__ == "__main__":

@@ -180,3 +180,11 @@ def queue(fn: Optional[Callable] = None, queue: Any = None, max_tries: Optional[
         return run
 
     return wrapper if fn is None else wrapper(fn)
+
+
+def __getattr__(name: str) -> Any:
+    """Handlers that other packages register (``enum``, ``collapse``, ``reparam`` from
+    pyro-infer) are attributes here too, as in Pyro's ``pyro.poutine.handlers``."""
+    from pyro.plugins import resolve
+
+    return resolve("handlers", name, __name__)

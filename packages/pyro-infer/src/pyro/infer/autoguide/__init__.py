@@ -31,7 +31,9 @@ from pyro.infer.autoguide.initialization import (
     init_to_uniform,
     init_to_value,
 )
+from pyro.infer.autoguide.gaussian import AutoGaussian
 from pyro.infer.autoguide.laplace import AutoLaplaceApproximation
+from pyro.infer.autoguide.structured import AutoStructured
 from pyro.infer.autoguide.utils import mean_field_entropy
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "AutoDelta",
     "AutoDiagonalNormal",
     "AutoDiscreteParallel",
+    "AutoGaussian",
     "AutoGuide",
     "AutoGuideList",
     "AutoHierarchicalNormalMessenger",
@@ -50,6 +53,7 @@ __all__ = [
     "AutoNormal",
     "AutoNormalMessenger",
     "AutoRegressiveMessenger",
+    "AutoStructured",
     "InitMessenger",
     "init_to_feasible",
     "init_to_generated",

@@ -180,26 +180,31 @@ class _AutoLocScale(AutoContinuous):
         self._init_scale = _check_init_scale(init_scale)
         super().__init__(model, init_loc_fn=init_loc_fn)
 
-    def _param(self, key: str, init: Callable[[], torch.Tensor],
-               constraint: Any = constraints.real) -> torch.Tensor:
-        return pyro.param(self._param_name(None, key), init, constraint=constraint)
-
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         super()._setup_prototype(*args, **kwargs)
         self._loc_init = self._init_loc()
+        self._declare_params()
+
+    def _scale_init(self) -> float:
+        return self._init_scale
+
+    def _declare_params(self) -> None:
+        """Create the guide's parameters (once the latent layout is known)."""
+        self._declare("loc", self._loc_init.clone(), suffix=False)
+        self._declare("scale", torch.full_like(self._loc_init, self._scale_init()),
+                      self.scale_constraint)
 
     @property
     def loc(self) -> torch.Tensor:
         """The location of the latent vector (unconstrained space)."""
         self._ready()
-        return self._param("loc", lambda: self._loc_init.clone())
+        return self._site_value("loc")
 
     @property
     def scale(self) -> torch.Tensor:
         """The scale of each element of the latent vector."""
         self._ready()
-        return self._param("scale", lambda: torch.full_like(self._loc_init, self._init_scale),
-                           self.scale_constraint)
+        return self._site_value("scale")
 
     def get_base_dist(self) -> dist.Distribution:
         """Return a standard Normal over the latent vector."""
@@ -213,7 +218,8 @@ class AutoDiagonalNormal(_AutoLocScale):
     Parameters: ``AutoDiagonalNormal.loc`` (``(latent_dim,)``, initialised at the unconstrained
     initial values) and ``AutoDiagonalNormal.scale`` (``(latent_dim,)``, positive through
     softplus, initialised at ``init_scale``); also readable as ``guide.loc`` and
-    ``guide.scale`` after the first call.
+    ``guide.scale`` after the first call, and the guide's ``nn.Parameter`` s ``loc`` and
+    ``scale_unconstrained``.
 
     Args:
         model: the model.
@@ -258,14 +264,18 @@ class AutoMultivariateNormal(_AutoLocScale):
 
     scale_tril_constraint = constraints.unit_lower_cholesky
 
+    def _declare_params(self) -> None:
+        super()._declare_params()
+        loc = self._loc_init
+        self._declare("scale_tril",
+                      torch.eye(loc.shape[-1], dtype=loc.dtype, device=loc.device),
+                      self.scale_tril_constraint)
+
     @property
     def scale_tril(self) -> torch.Tensor:
         """The unit lower-triangular factor of the latent vector's correlation structure."""
         self._ready()
-        loc = self._loc_init
-        return self._param(
-            "scale_tril", lambda: torch.eye(loc.shape[-1], dtype=loc.dtype, device=loc.device),
-            self.scale_tril_constraint)
+        return self._site_value("scale_tril")
 
     def _full_scale_tril(self) -> torch.Tensor:
         return self.scale.unsqueeze(-1) * self.scale_tril
@@ -306,27 +316,29 @@ class AutoLowRankMultivariateNormal(_AutoLocScale):
         self.rank = rank
         super().__init__(model, init_loc_fn=init_loc_fn, init_scale=init_scale)
 
-    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
-        super()._setup_prototype(*args, **kwargs)
+    def _scale_init(self) -> float:
+        return self._init_scale * 0.5 ** 0.5
+
+    def _declare_params(self) -> None:
         if self.rank is None:
             self.rank = max(1, int(round(self.latent_dim ** 0.5)))
+        super()._declare_params()
+        loc = self._loc_init
+        self._declare("cov_factor",
+                      loc.new_empty(loc.shape[-1], self.rank).normal_(0.0, self.rank ** -0.5),
+                      suffix=False)
 
     @property
     def scale(self) -> torch.Tensor:
         """The per-element scale of the latent vector (the square root of the diagonal part)."""
         self._ready()
-        return self._param(
-            "scale", lambda: torch.full_like(self._loc_init, self._init_scale * 0.5 ** 0.5),
-            self.scale_constraint)
+        return self._site_value("scale")
 
     @property
     def cov_factor(self) -> torch.Tensor:
         """The ``(latent_dim, rank)`` factor of the covariance's low-rank part."""
         self._ready()
-        loc = self._loc_init
-        return self._param(
-            "cov_factor",
-            lambda: loc.new_empty(loc.shape[-1], self.rank).normal_(0.0, self.rank ** -0.5))
+        return self._site_value("cov_factor")
 
     def get_transform(self, *args: Any, **kwargs: Any) -> Any:
         """Not defined for this guide (as in Pyro); use :meth:`get_posterior`."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import pickle
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
-from torch.distributions import constraints
 
 import pyro
 import pyro.distributions as dist
 from pyro import poutine
-from pyro.distributions import biject_to
+from pyro.distributions import biject_to, constraints
+from pyro.infer.autoguide import _params
+from pyro.infer.autoguide._params import ParamBank, ParamSlot, SiteParams
 from pyro.infer.autoguide.initialization import InitMessenger, init_to_feasible, init_to_median
 from pyro.infer.autoguide.layout import _discrete_site_error
 from pyro.poutine.util import prune_subsample_sites
@@ -29,25 +31,6 @@ def _full_size(value: torch.Tensor, frame: Any, event_dim: int) -> torch.Tensor:
     return value.index_select(dim, idx)
 
 
-class _ParamView:
-    """Attribute access to a guide's parameters of one kind: ``guide.locs.z``."""
-
-    def __init__(self, guide: "AutoGuide", kind: str) -> None:
-        self._guide = guide
-        self._kind = kind
-
-    def __getattr__(self, name: str) -> torch.Tensor:
-        if name.startswith("__") or name in ("_guide", "_kind"):
-            # Not a site: copy/pickle probe dunders, and look up our own fields before
-            # __init__ has set them (unpickling), without recursing.
-            raise AttributeError(name)
-        key = self._guide._param_name(self._kind, name)
-        store = pyro.get_param_store()
-        if key not in store:
-            raise AttributeError(f"{key} is not in the param store; run the guide first")
-        return store[key]
-
-
 def _refusing_discrete(init_fn: Callable) -> Callable:
     """Wrap an init strategy so that a discrete latent site raises Pyro's ValueError."""
 
@@ -59,12 +42,20 @@ def _refusing_discrete(init_fn: Callable) -> Callable:
     return init
 
 
-class AutoGuide(torch.nn.Module):
+class AutoGuide(SiteParams, torch.nn.Module):
     """Base class of automatic guides.
 
     The first call runs the model once (with every latent site set by the guide's init strategy)
-    to learn its latent sites, their shapes, supports and plates; later calls only read that
-    prototype. Parameters live in the global param store under names prefixed by the class name.
+    to learn its latent sites, their shapes, supports and plates, and creates every parameter;
+    later calls only read that prototype. Calling the guide once on example arguments before
+    training (eager initialization) therefore leaves ``guide.parameters()`` complete, ready for a
+    torch optimizer, ``torch.compile`` or a data-parallel wrapper. Each parameter is an
+    ``nn.Parameter`` of the guide in unconstrained space and is the very tensor the param store
+    holds under a name prefixed by the class name (``AutoNormal.locs.x``).
+
+    Pickling a guide keeps its model when the model pickles, and leaves it out otherwise (Pyro
+    always leaves it out): an unpickled guide that has seen the model runs either way, one that
+    has not needs its model.
 
     Args:
         model: the model.
@@ -78,6 +69,7 @@ class AutoGuide(torch.nn.Module):
 
     def __init__(self, model: Callable, *, create_plates: Optional[Callable] = None) -> None:
         super().__init__()
+        self._init_site_params()
         # In a tuple, so that a model that is an nn.Module (a PyroModule) does not become a
         # submodule: its parameters are not the guide's (as in Pyro).
         self._model = (model,)
@@ -89,13 +81,40 @@ class AutoGuide(torch.nn.Module):
 
     @property
     def model(self) -> Callable:
-        """The model this guide was built for."""
+        """The model this guide was built for (None once unpickled, if it did not pickle)."""
         return self._model[0]
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(super().__getstate__())
+        try:
+            pickle.dumps(self._model[0])
+        except Exception:
+            # Whatever stops the model pickling (a lambda, a closure, a reference back to this
+            # guide), the model is left out, as Pyro leaves out every model.
+            state["_model"] = (None,)
+        return state
 
     def _param_name(self, kind: Optional[str], site: str) -> str:
         return f"{self._pyro_name}.{kind}.{site}" if kind else f"{self._pyro_name}.{site}"
 
+    def _declare(self, attr: str, init: torch.Tensor, constraint: Any = constraints.real,
+                 event_dim: Optional[int] = None, *, kind: Optional[str] = None,
+                 suffix: bool = True) -> ParamSlot:
+        """Create the parameter ``attr`` (of the bank ``kind`` when given) from ``init``."""
+        owner = self if kind is None else getattr(self, kind)
+        return _params.declare(owner, attr, self._param_name(kind, attr), init, constraint,
+                               event_dim, suffix)
+
+    def _site_value(self, attr: str) -> torch.Tensor:
+        """Return the constrained value of the guide's own parameter ``attr`` (a param site)."""
+        return _params.value(self.__dict__["_site_slots"][attr])
+
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
+        if self.model is None:
+            raise RuntimeError(
+                f"{self._pyro_name} was unpickled before it had seen the model, and its model "
+                f"did not pickle with it (a lambda or closure is left out); build a new guide "
+                f"for the model instead")
         init_fn = getattr(self, "init_loc_fn", init_to_feasible)
         if not self._accepts_discrete:
             init_fn = _refusing_discrete(init_fn)
@@ -152,7 +171,8 @@ class AutoGuide(torch.nn.Module):
 class AutoDelta(AutoGuide):
     """A point-mass guide: MAP estimation when fitted with an ELBO.
 
-    Each latent site ``x`` gets a parameter ``AutoDelta.x`` constrained to the site's support.
+    Each latent site ``x`` gets a parameter ``AutoDelta.x`` constrained to the site's support:
+    the guide's ``nn.Parameter`` ``x_unconstrained``, read and set as ``guide.x``.
 
     Args:
         model: the model.
@@ -166,22 +186,26 @@ class AutoDelta(AutoGuide):
         super().__init__(model, create_plates=create_plates)
         self.init_loc_fn = init_loc_fn
 
-    def _value_param(self, name: str, site: Dict[str, Any]) -> torch.Tensor:
-        event_dim = len(site["fn"].event_shape)
-        init = site["value"].detach()
-        for frame in site["cond_indep_stack"]:
-            init = _full_size(init, frame, event_dim)
-        return pyro.param(self._param_name(None, name), init.clone(),
-                          constraint=site["fn"].support, event_dim=event_dim)
+    def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
+        super()._setup_prototype(*args, **kwargs)
+        self._value_slots: Dict[str, ParamSlot] = {}
+        for name, site in self._stochastic_sites():
+            event_dim = len(site["fn"].event_shape)
+            init = site["value"].detach()
+            for frame in site["cond_indep_stack"]:
+                init = _full_size(init, frame, event_dim)
+            self._value_slots[name] = self._declare(name, init.clone(), site["fn"].support,
+                                                    event_dim)
 
     def forward(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
         """Sample every latent site at its point estimate; return ``{name: value}``."""
         self._ensure_prototype(*args, **kwargs)
         plates = self._create_plates(*args, **kwargs)
+        slots = self._value_slots
         result = {}
         for name, site in self._stochastic_sites():
             with self._site_plates(site, plates):
-                value = self._value_param(name, site)
+                value = _params.value(slots[name])
                 result[name] = pyro.sample(
                     name, dist.Delta(value, event_dim=len(site["fn"].event_shape)))
         return result
@@ -190,16 +214,18 @@ class AutoDelta(AutoGuide):
         """Return the point estimate of each latent site."""
         self._ensure_prototype(*args, **kwargs)
         with torch.no_grad():
-            return {name: self._value_param(name, site).detach()
-                    for name, site in self._stochastic_sites()}
+            return {name: _params.value(self._value_slots[name]).detach()
+                    for name, _ in self._stochastic_sites()}
 
 
 class AutoNormal(AutoGuide):
     """A mean-field guide: an independent Normal per latent element in unconstrained space.
 
     Site ``x`` gets parameters ``AutoNormal.locs.x`` (unconstrained) and ``AutoNormal.scales.x``
-    (positive); its value is the Normal draw mapped onto the site's support by ``biject_to``, so
-    the guide's density includes the transform's Jacobian.
+    (positive, through softplus); its value is the Normal draw mapped onto the site's support by ``biject_to``, so
+    the guide's density includes the transform's Jacobian. They are the ``nn.Parameter`` s
+    ``locs.x_unconstrained`` and ``scales.x_unconstrained`` of the guide, read and set as
+    ``guide.locs.x`` and ``guide.scales.x``.
 
     Args:
         model: the model.
@@ -216,6 +242,9 @@ class AutoNormal(AutoGuide):
         guide.median(), guide.quantiles([0.05, 0.5, 0.95])
     """
 
+    #: The constraint of the scales (optimised through softplus, as in Pyro).
+    scale_constraint = constraints.softplus_positive
+
     def __init__(self, model: Callable, *, init_loc_fn: Callable = init_to_feasible,
                  init_scale: float = 0.1, create_plates: Optional[Callable] = None) -> None:
         if not isinstance(init_scale, (int, float)) or not init_scale > 0:
@@ -225,12 +254,12 @@ class AutoNormal(AutoGuide):
         self.init_loc_fn = init_loc_fn
         self._init_scale = float(init_scale)
         self._event_dims: Dict[str, int] = {}
-        self.locs = _ParamView(self, "locs")
-        self.scales = _ParamView(self, "scales")
+        self._loc_scale_slots: Dict[str, tuple] = {}
+        self.locs = ParamBank(f"{self._pyro_name}.locs")
+        self.scales = ParamBank(f"{self._pyro_name}.scales")
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         super()._setup_prototype(*args, **kwargs)
-        self._init_locs: Dict[str, torch.Tensor] = {}
         for name, site in self._stochastic_sites():
             value = site["value"].detach()
             unconstrained = biject_to(site["fn"].support).inv(value)
@@ -238,16 +267,15 @@ class AutoNormal(AutoGuide):
             self._event_dims[name] = event_dim
             for frame in site["cond_indep_stack"]:
                 unconstrained = _full_size(unconstrained, frame, event_dim)
-            self._init_locs[name] = unconstrained
+            self._loc_scale_slots[name] = (
+                self._declare(name, unconstrained.clone(), constraints.real, event_dim,
+                              kind="locs"),
+                self._declare(name, torch.full_like(unconstrained, self._init_scale),
+                              self.scale_constraint, event_dim, kind="scales"))
 
     def _loc_scale(self, name: str) -> tuple:
-        event_dim = self._event_dims[name]
-        init = self._init_locs[name]
-        loc = pyro.param(self._param_name("locs", name), lambda: init.clone(), event_dim=event_dim)
-        scale = pyro.param(self._param_name("scales", name),
-                           lambda: torch.full_like(init, self._init_scale),
-                           constraint=constraints.positive, event_dim=event_dim)
-        return loc, scale
+        loc_slot, scale_slot = self._loc_scale_slots[name]
+        return _params.value(loc_slot), _params.value(scale_slot)
 
     def forward(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
         """Draw every latent site from the guide; return ``{name: value}``."""

@@ -47,12 +47,13 @@ class AutoLaplaceApproximation(AutoContinuous):
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
         super()._setup_prototype(*args, **kwargs)
         self._loc_init = self._init_loc()
+        self._declare("loc", self._loc_init.clone(), suffix=False)
 
     @property
     def loc(self) -> torch.Tensor:
         """The point estimate of the latent vector (unconstrained space)."""
         self._ready()
-        return pyro.param(self._param_name(None, "loc"), lambda: self._loc_init.clone())
+        return self._site_value("loc")
 
     def get_posterior(self, *args: Any, **kwargs: Any) -> dist.Distribution:
         """Return a point mass at :attr:`loc`: ``Delta(loc).to_event(1)``."""
@@ -102,6 +103,7 @@ class AutoLaplaceApproximation(AutoContinuous):
             if name in store:
                 del store[name]
             pyro.param(name, value, constraint=constraint)
+            getattr(gaussian, key)  # the guide's nn.Parameter becomes the store's new tensor
         return gaussian
 
 

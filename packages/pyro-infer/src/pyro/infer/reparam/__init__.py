@@ -5,6 +5,7 @@ distribution, to give inference an easier geometry. A third-party reparameterize
 :class:`~pyro.infer.reparam.reparam.Reparam`.
 """
 
+from pyro.infer.reparam.conjugate import ConjugateReparam
 from pyro.infer.reparam.discrete_cosine import DiscreteCosineReparam
 from pyro.infer.reparam.haar import HaarReparam
 from pyro.infer.reparam.handler import ReparamHandler, ReparamMessenger, reparam
@@ -16,6 +17,7 @@ from pyro.infer.reparam.reparam import Reparam
 from pyro.infer.reparam.softmax import GumbelSoftmaxReparam
 from pyro.infer.reparam.split import SplitReparam
 from pyro.infer.reparam.stable import LatentStableReparam, StableReparam, SymmetricStableReparam
+from pyro.infer.reparam.structured import StructuredReparam
 from pyro.infer.reparam.strategies import AutoReparam, MinimalReparam, Strategy
 from pyro.infer.reparam.studentt import StudentTReparam
 from pyro.infer.reparam.transform import TransformReparam
@@ -23,6 +25,7 @@ from pyro.infer.reparam.unit_jacobian import UnitJacobianReparam
 
 __all__ = [
     "AutoReparam",
+    "ConjugateReparam",
     "DiscreteCosineReparam",
     "GumbelSoftmaxReparam",
     "HaarReparam",
@@ -38,6 +41,7 @@ __all__ = [
     "SplitReparam",
     "StableReparam",
     "Strategy",
+    "StructuredReparam",
     "StudentTReparam",
     "SymmetricStableReparam",
     "TransformReparam",
