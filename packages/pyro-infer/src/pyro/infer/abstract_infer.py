@@ -21,6 +21,7 @@ import torch
 
 from pyro import poutine
 from pyro.distributions.empirical import Empirical
+from pyro.infer.arg_checks import EngineArgumentTypeError, describe
 from pyro.poutine.trace_struct import Trace
 
 
@@ -106,7 +107,7 @@ class TracePosterior:
         if self._batch is not None:
             trace, shapes, num_samples = self._batch
             if site not in trace.nodes:
-                raise KeyError(f"site '{site}' is not in the posterior's traces")
+                raise KeyError(_unknown_site(site, trace))
             node = trace.nodes[site]
             if site not in shapes:
                 value = node["value"]
@@ -117,7 +118,7 @@ class TracePosterior:
         values = []
         for i, tr in enumerate(self.exec_traces):
             if site not in tr.nodes:
-                raise KeyError(f"site '{site}' is missing from trace {i} of the posterior")
+                raise KeyError(_unknown_site(site, tr, f" (trace {i} of the posterior)"))
             values.append(torch.as_tensor(tr.nodes[site]["value"]))
         if not values:
             raise ValueError("the posterior is empty: call .run(*args) first")
@@ -227,6 +228,7 @@ class Marginals:
             sites = ["_RETURN"]
         elif isinstance(sites, str):
             sites = [sites]
+        _check_sites("Marginals", sites)
         self.sites = list(sites)
         self.empirical = {
             site: EmpiricalMarginal(trace_posterior, site, validate_args) for site in self.sites
@@ -254,11 +256,13 @@ class EmpiricalMarginal(Empirical):
                  sites: Union[str, Sequence[str], None] = None,
                  validate_args: Optional[bool] = None) -> None:
         if not isinstance(trace_posterior, TracePosterior):
-            raise TypeError(
+            raise EngineArgumentTypeError(
                 f"EmpiricalMarginal expects a TracePosterior, got {type(trace_posterior).__name__}"
             )
         if sites is None:
             sites = "_RETURN"
+        if not isinstance(sites, str):
+            _check_sites("EmpiricalMarginal", sites)
         if len(trace_posterior) == 0:
             raise ValueError("EmpiricalMarginal: the posterior is empty; call .run(*args) first")
         if isinstance(sites, str):
@@ -272,6 +276,18 @@ class EmpiricalMarginal(Empirical):
         if log_weights.dtype != samples.dtype and samples.dtype.is_floating_point:
             log_weights = log_weights.to(samples.dtype)
         super().__init__(samples, log_weights, validate_args=validate_args)
+
+
+def _check_sites(owner: str, sites: Any) -> None:
+    if not isinstance(sites, (list, tuple)) or not sites or not all(isinstance(s, str) for s in sites):
+        raise EngineArgumentTypeError(
+            f"{owner}: sites must be a site name or a non-empty list of site names, got "
+            f"{describe(sites)}")
+
+
+def _unknown_site(site: str, trace: Trace, where: str = "") -> str:
+    known = [name for name, node in trace.nodes.items() if node["type"] in ("sample", "return")]
+    return f"site {site!r} is not in the posterior's traces{where}; its sites are {known}"
 
 
 def _by_chain(samples: torch.Tensor, log_weights: torch.Tensor,

@@ -3,15 +3,38 @@ model's own draws, then used for importance sampling."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
 from pyro import poutine
+from pyro.infer.arg_checks import check_callable, check_count
 from pyro.infer.importance import Importance
 from pyro.infer.util import zero_grads
+from pyro.optim import DistributedOptimizer, PyroOptim
 
 __all__ = ["CSIS"]
+
+
+class _GuideWithoutParams(ValueError, RuntimeError):
+    """A CSIS guide with nothing to train (a ``RuntimeError`` too, the type Pyro raises)."""
+
+
+def _check_takes_observations(guide: Callable) -> None:
+    """Refuse a guide whose signature cannot take the ``observations`` keyword argument."""
+    try:
+        params = inspect.signature(guide).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin, say): let the call tell
+        return
+    for p in params:
+        if p.kind is p.VAR_KEYWORD or (p.name == "observations" and p.kind is not p.POSITIONAL_ONLY):
+            return
+    name = getattr(guide, "__name__", type(guide).__name__)
+    raise TypeError(
+        f"CSIS: the guide must take the keyword argument observations (a dict of the observed "
+        f"sites' values), e.g. def guide(*args, observations=None); the guide {name} has the "
+        f"signature {inspect.signature(guide)}")
 
 
 class CSIS(Importance):
@@ -32,10 +55,27 @@ class CSIS(Importance):
         num_inference_samples: importance samples drawn by :meth:`run`.
         training_batch_size: joint samples per training step.
         validation_batch_size: joint samples in the fixed validation batch.
+
+    Raises:
+        TypeError: a model or guide that is not callable, a guide that cannot take the
+            ``observations`` keyword argument, an optimizer that is not a Pyro optimizer
+            (as for :class:`~pyro.infer.SVI`), a batch size that is not an int.
+        ValueError: a batch size or ``num_inference_samples`` below 1; from :meth:`step`, a
+            guide with no params to train (a ``RuntimeError`` too, Pyro's type).
     """
 
     def __init__(self, model: Callable, guide: Callable, optim: Any, num_inference_samples: int = 10,
                  training_batch_size: int = 10, validation_batch_size: int = 20) -> None:
+        check_callable("CSIS", "model", model)
+        check_callable("CSIS", "guide", guide)
+        _check_takes_observations(guide)
+        if not isinstance(optim, (PyroOptim, DistributedOptimizer)):
+            from pyro.infer.svi import _not_a_pyro_optimizer
+
+            _not_a_pyro_optimizer(optim, owner="CSIS")
+        check_count("CSIS", "num_inference_samples", num_inference_samples)
+        check_count("CSIS", "training_batch_size", training_batch_size)
+        check_count("CSIS", "validation_batch_size", validation_batch_size)
         super().__init__(model, guide, num_inference_samples)
         self.model = model
         self.guide = guide
@@ -67,7 +107,7 @@ class CSIS(Importance):
         """Train the guide one optimizer step on a fresh batch; return the batch's loss.
 
         Raises:
-            RuntimeError: (from torch) when the guide has no params.
+            ValueError: when the guide has no params (also a ``RuntimeError``, Pyro's type).
         """
         with poutine.trace(param_only=True) as capture:
             loss = self.loss_and_grads(True, None, *args, **kwargs)
@@ -92,6 +132,10 @@ class CSIS(Importance):
             if grads:
                 params = [site["value"].unconstrained() for site in capture.trace.nodes.values()
                           if site["type"] == "param"]
+                if not params:
+                    raise _GuideWithoutParams(
+                        "CSIS.step: the guide has no params to train (no pyro.param or "
+                        "pyro.module ran in it); CSIS trains the guide's params")
                 found = torch.autograd.grad(particle_loss, params, allow_unused=True)
                 for p, g in zip(params, found):
                     if g is not None:

@@ -7,6 +7,7 @@ import functools
 import warnings
 from typing import Any, Callable, Dict, Optional
 
+from pyro.infer.arg_checks import EngineArgumentError, EngineArgumentTypeError, check_callable, describe
 from pyro.infer.enum.factors import compute_log_probs
 from pyro.infer.enum.messenger import EnumMessenger
 from pyro.infer.enum.sampling import sample_site_values
@@ -45,20 +46,28 @@ def infer_discrete(fn: Optional[Callable] = None, first_available_dim: Optional[
         strict_enumeration_warning: warn when ``fn`` has no site marked for enumeration.
 
     Raises:
-        ValueError: for a temperature other than 0 or 1, or a missing / non-negative
-            ``first_available_dim``.
+        TypeError: a ``fn`` that is not callable, a ``first_available_dim`` that is not an int
+            (``None`` included), a ``temperature`` that is not a number.
+        ValueError: a temperature other than 0 or 1, a non-negative ``first_available_dim``
+            (an ``AssertionError`` too, the type of Pyro's assert).
     """
     if fn is None:
         return functools.partial(infer_discrete, first_available_dim=first_available_dim,
                                  temperature=temperature,
                                  strict_enumeration_warning=strict_enumeration_warning)
-    if temperature not in (0, 1):
-        raise ValueError("temperature must be 0 (map) or 1 (sample) for now")
-    if not isinstance(first_available_dim, int) or first_available_dim >= 0:
-        raise ValueError(
-            "infer_discrete: first_available_dim must be a negative int, "
-            f"-1 - max_plate_nesting of the model (e.g. -1 with no plates), got "
-            f"{first_available_dim!r}")
+    check_callable("infer_discrete", "fn", fn)
+    if isinstance(temperature, str) or temperature not in (0, 1):
+        cls = EngineArgumentTypeError if isinstance(temperature, str) else EngineArgumentError
+        raise cls(f"temperature must be 0 (map) or 1 (sample) for now: infer_discrete got "
+                  f"temperature={temperature!r}")
+    if isinstance(first_available_dim, bool) or not isinstance(first_available_dim, int):
+        raise EngineArgumentTypeError(
+            "infer_discrete: first_available_dim must be a negative int, -1 - max_plate_nesting "
+            f"of the model (e.g. -1 with no plates), got {describe(first_available_dim)}")
+    if first_available_dim >= 0:
+        raise EngineArgumentError(
+            "infer_discrete: first_available_dim must be a negative int, -1 - max_plate_nesting "
+            f"of the model (e.g. -1 with no plates), got {first_available_dim}")
 
     @functools.wraps(fn)
     def discrete_posterior(*args: Any, **kwargs: Any) -> Any:

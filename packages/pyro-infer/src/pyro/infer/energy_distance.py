@@ -67,6 +67,11 @@ class EnergyDistance:
             raise ValueError(f"Expected prior_scale >= 0, actual {prior_scale}")
         if not (isinstance(num_particles, int) and num_particles >= 2):
             raise ValueError(f"Expected num_particles >= 2, actual {num_particles}")
+        if max_plate_nesting != math.inf and (
+                isinstance(max_plate_nesting, bool) or not isinstance(max_plate_nesting, int)
+                or max_plate_nesting < 0):
+            raise ValueError(f"EnergyDistance: max_plate_nesting must be a non-negative int or "
+                             f"inf, got {max_plate_nesting!r}")
         self.beta = beta
         self.prior_scale = prior_scale
         self.num_particles = num_particles
@@ -102,7 +107,9 @@ class EnergyDistance:
         for name, site in guide_trace.nodes.items():
             if (site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site)
                     and not getattr(site["fn"], "has_rsample", False)):
-                raise ValueError("EnergyDistance requires fully reparametrized guides")
+                raise ValueError(f"EnergyDistance requires fully reparametrized guides: the "
+                                 f"guide's site '{name}' ({type(site['fn']).__name__}) has no "
+                                 f"rsample")
         model_trace = poutine.trace(poutine.uncondition(poutine.replay(in_plate(model),
                                                                        trace=guide_trace))
                                     ).get_trace(*args, **kwargs)

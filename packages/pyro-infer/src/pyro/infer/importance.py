@@ -11,6 +11,7 @@ import torch
 import pyro
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
+from pyro.infer.arg_checks import EngineArgumentError, check_callable, check_count
 from pyro.infer.psis import psis_k_from_log_weights
 from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
@@ -113,8 +114,11 @@ def vectorized_importance_weights(model: Callable, guide: Optional[Callable], *a
         ``(log_weights, model_trace, guide_trace)``; ``log_weights`` has shape
         ``(num_samples,)``; ``guide_trace`` is ``None`` without a guide.
     """
+    check_count("vectorized_importance_weights", "num_samples", num_samples)
     if max_plate_nesting is None:
         max_plate_nesting = _Probe(model, guide, args, kwargs).max_plate_nesting
+    else:
+        check_count("vectorized_importance_weights", "max_plate_nesting", max_plate_nesting, 0)
     log_weights, model_trace, guide_trace = _batched_run(
         model, guide, args, kwargs, num_samples, max_plate_nesting
     )
@@ -172,12 +176,15 @@ class Importance(TracePosterior):
                  num_samples: Optional[int] = None, *, vectorized: bool = False,
                  max_plate_nesting: Optional[int] = None) -> None:
         super().__init__()
+        owner = type(self).__name__
+        check_callable(owner, "model", model)
+        check_callable(owner, "guide", guide, optional=True)
         if num_samples is None:
             num_samples = 10
-            warnings.warn(f"Importance: num_samples not given, using {num_samples}",
-                          stacklevel=2)
-        if int(num_samples) < 1:
-            raise ValueError(f"Importance: num_samples must be positive, got {num_samples}")
+            warnings.warn(f"num_samples not provided, defaulting to {num_samples}", stacklevel=2)
+        check_count(owner, "num_samples", num_samples)
+        if max_plate_nesting is not None:
+            check_count(owner, "max_plate_nesting", max_plate_nesting, minimum=0)
         self.model = model
         self.guide = guide
         self.num_samples = int(num_samples)
@@ -218,14 +225,32 @@ class Importance(TracePosterior):
         return self
 
     # ----- weights -------------------------------------------------------------------------
-    def get_log_normalizer(self) -> torch.Tensor:
+    # Before ``run`` there are no weights: as in Pyro, each query warns and returns ``None``
+    # (``0`` for the effective sample size) instead of failing.
+    def get_log_normalizer(self) -> Optional[torch.Tensor]:
         """Estimate of the log marginal likelihood: log of the mean importance weight."""
-        lw = self._nonempty_log_weights()
+        lw = self._log_weight_tensor()
+        if lw.numel() == 0:
+            warnings.warn("The log_weights list is empty, can not compute normalizing constant "
+                          "estimate.", stacklevel=2)
+            return None
         return torch.logsumexp(lw, 0) - math.log(lw.numel())
 
-    def get_ESS(self) -> torch.Tensor:
+    def get_normalized_weights(self, log_scale: bool = False) -> Optional[torch.Tensor]:
+        """Return the weights normalised to sum to one (their logs with ``log_scale=True``)."""
+        if self._log_weight_tensor().numel() == 0:
+            warnings.warn("The log_weights list is empty. There is nothing to normalize.",
+                          stacklevel=2)
+            return None
+        return super().get_normalized_weights(log_scale)
+
+    def get_ESS(self) -> Any:
         """Effective sample size of the weights, ``1 / sum(w_i**2)`` for normalised ``w``."""
-        log_w = self.get_normalized_weights(log_scale=True)
+        if self._log_weight_tensor().numel() == 0:
+            warnings.warn("The log_weights list is empty, effective sample size is zero.",
+                          stacklevel=2)
+            return 0
+        log_w = super().get_normalized_weights(log_scale=True)
         return torch.exp(-torch.logsumexp(2 * log_w, 0))
 
 
@@ -243,14 +268,24 @@ def psis_diagnostic(model: Callable, guide: Callable, *args: Any, **kwargs: Any)
         max_plate_nesting: bound on the plates of model and guide (default 7).
 
     Returns:
-        k as a float.
+        k as a float; ``inf``, with a ``UserWarning`` (as in Pyro), when fewer than 10 of the
+        ratios lie in the tail (too few particles).
+
+    Raises:
+        TypeError: a count that is not an int.
+        ValueError: a count below 1, or ``num_particles`` not divisible by
+            ``max_simultaneous_particles``.
     """
     num_particles = kwargs.pop("num_particles", 1000)
     max_simultaneous = kwargs.pop("max_simultaneous_particles", num_particles)
     max_plate_nesting = kwargs.pop("max_plate_nesting", 7)
+    check_count("psis_diagnostic", "num_particles", num_particles)
+    check_count("psis_diagnostic", "max_simultaneous_particles", max_simultaneous)
+    check_count("psis_diagnostic", "max_plate_nesting", max_plate_nesting, minimum=0)
     if num_particles % max_simultaneous != 0:
-        raise ValueError(f"psis_diagnostic: num_particles={num_particles} must be divisible by "
-                         f"max_simultaneous_particles={max_simultaneous}")
+        raise EngineArgumentError(
+            f"num_particles must be divisible by max_simultaneous_particles: psis_diagnostic got "
+            f"num_particles={num_particles}, max_simultaneous_particles={max_simultaneous}")
     chunks = []
     with torch.no_grad():
         for _ in range(num_particles // max_simultaneous):

@@ -8,12 +8,15 @@ it with Graphviz (the optional extra ``pyro-infer[render]``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Union
+import os
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import networkx as nx
 import torch
 
 from pyro import poutine
+from pyro.infer.arg_checks import EngineArgumentTypeError, describe
 from pyro.infer.graph_render import (  # noqa: F401  (re-exported)
     DotGraph,
     build_dot,
@@ -76,6 +79,24 @@ def _sample_sites(trace: Any) -> List[dict]:
 
 def _plates(site: dict) -> List[str]:
     return [frame.name for frame in site["cond_indep_stack"] if frame.vectorized]
+
+
+def _model_inputs(owner: str, model_args: Any, model_kwargs: Any) -> Tuple[tuple, dict]:
+    """``(args, kwargs)`` of one run, refusing args that are not a tuple (or list) and kwargs
+    that are not a dict: a bare tensor as ``model_args`` would be unpacked element by element."""
+    if model_args is None:
+        model_args = ()
+    elif not isinstance(model_args, (tuple, list)):
+        raise EngineArgumentTypeError(
+            f"{owner}: model_args must be a tuple of the model's positional arguments, got "
+            f"{describe(model_args)}; for one argument x pass model_args=(x,)")
+    if model_kwargs is None:
+        model_kwargs = {}
+    elif not isinstance(model_kwargs, Mapping):
+        raise EngineArgumentTypeError(
+            f"{owner}: model_kwargs must be a dict of the model's keyword arguments, got "
+            f"{describe(model_kwargs)}")
+    return tuple(model_args), dict(model_kwargs)
 
 
 def _relations_of_trace(trace: Any) -> Dict[str, Any]:
@@ -147,9 +168,8 @@ def get_model_relations(model: Callable, model_args: Optional[tuple] = None,
     With ``include_deterministic=True`` deterministic sites count as sites of their own, so a
     site computed from one depends on it rather than on its inputs.
     """
-    args = () if model_args is None else model_args
-    kwargs = {} if model_kwargs is None else model_kwargs
-    trace = _trace(model, tuple(args), dict(kwargs), include_deterministic)
+    args, kwargs = _model_inputs("get_model_relations", model_args, model_kwargs)
+    trace = _trace(model, args, kwargs, include_deterministic)
     return _relations_of_trace(trace)
 
 
@@ -170,8 +190,7 @@ def get_dependencies(model: Callable, model_args: Optional[tuple] = None,
     become fully coupled: a latent inside plate ``p`` whose child is outside ``p`` depends on
     itself across ``p``. Deterministic and ``Delta`` sites are elided.
     """
-    args = () if model_args is None else tuple(model_args)
-    kwargs = {} if model_kwargs is None else dict(model_kwargs)
+    args, kwargs = _model_inputs("get_dependencies", model_args, model_kwargs)
     trace = _trace(model, args, kwargs, include_deterministic)
     relations = _relations_of_trace(trace)
     sites = {site["name"]: site for site in _sample_sites(trace)}
@@ -229,9 +248,22 @@ def render_model(model: Callable, model_args: Union[tuple, List[tuple], None] = 
 
     Raises:
         ImportError: when the ``graphviz`` Python package is missing.
+        TypeError: ``model_args`` (or an entry of its list) that is not a tuple,
+            ``model_kwargs`` (or an entry) that is not a dict, a ``filename`` that is not a
+            str or path. These are checked before the model runs.
+        ValueError: a ``filename`` whose suffix is not a format Graphviz writes.
     """
     arg_list = model_args if isinstance(model_args, list) else [model_args]
     kwarg_list = model_kwargs if isinstance(model_kwargs, list) else [model_kwargs]
+    for a in arg_list:
+        if a is not None and not isinstance(a, tuple):
+            raise EngineArgumentTypeError(
+                f"render_model: model_args must be a tuple of the model's positional arguments "
+                f"(or a list of such tuples, one per run), got {describe(a)}; for one argument "
+                f"x pass model_args=(x,)")
+    for k in kwarg_list:
+        _model_inputs("render_model", None, k)
+    fmt = None if filename is None else _render_format(filename)
     if len(arg_list) == 1 and len(kwarg_list) > 1:
         arg_list = arg_list * len(kwarg_list)
     if len(kwarg_list) == 1 and len(arg_list) > 1:
@@ -247,7 +279,26 @@ def render_model(model: Callable, model_args: Union[tuple, List[tuple], None] = 
     if filename is not None:
         from pathlib import Path
 
-        path = Path(filename)
-        fmt = path.suffix[1:] or "pdf"
-        graph.render(filename=str(path.with_suffix("")), format=fmt, cleanup=True)
+        graph.render(filename=str(Path(filename).with_suffix("")), format=fmt, cleanup=True)
     return graph
+
+
+def _render_format(filename: Any) -> str:
+    """The Graphviz output format ``filename``'s suffix names (``pdf`` without a suffix)."""
+    from pathlib import Path
+
+    if not isinstance(filename, (str, os.PathLike)):
+        raise EngineArgumentTypeError(
+            f"render_model: filename must be a str or path, got {describe(filename)}")
+    fmt = (Path(filename).suffix[1:] or "pdf").lower()
+    try:
+        import graphviz
+    except ImportError:  # render_graph says what to install
+        return fmt
+    formats = getattr(graphviz, "FORMATS", None)
+    if formats is not None and fmt not in formats:
+        common = ", ".join(f".{f}" for f in ("pdf", "png", "svg", "jpg", "dot") if f in formats)
+        raise ValueError(
+            f"render_model: filename {str(filename)!r} has the suffix '.{fmt}', which is not a "
+            f"format Graphviz writes; use one of {common} (all: {sorted(formats)})")
+    return fmt

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+import os
 from typing import Any, List, Optional, Sequence, Union
 
 import torch
@@ -15,11 +17,33 @@ def _as_floats(losses: Union[Sequence[float], torch.Tensor]) -> List[float]:
         if losses.dim() != 1:
             raise ValueError(f"plot_losses: losses must be 1-D, got shape {tuple(losses.shape)}")
         values = losses.detach().cpu().double().tolist()
+    elif isinstance(losses, (str, bytes)) or not hasattr(losses, "__iter__"):
+        raise TypeError(f"plot_losses: losses must be a sequence of numbers or a 1-D tensor, "
+                        f"got {type(losses).__name__}")
     else:
-        values = [float(v) for v in losses]
+        values = [_as_float(i, v) for i, v in enumerate(losses)]
     if not values:
         raise ValueError("plot_losses: losses is empty")
     return values
+
+
+def _as_float(index: int, value: Any) -> float:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value)
+    raise TypeError(f"plot_losses: losses[{index}] must be a number, got "
+                    f"{type(value).__name__} {value!r}"[:160])
+
+
+def _check_smooth(smooth: Any) -> None:
+    if smooth is None:
+        return
+    if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real):
+        raise TypeError(f"plot_losses: smooth must be a number in [0, 1) or None, got "
+                        f"{type(smooth).__name__} {smooth!r}")
+    if not 0.0 <= smooth < 1.0:
+        raise ValueError(f"plot_losses: smooth must be in [0, 1), got {smooth}")
 
 
 def smooth_losses(losses: Union[Sequence[float], torch.Tensor],
@@ -30,11 +54,10 @@ def smooth_losses(losses: Union[Sequence[float], torch.Tensor],
     ``s_t / (1 - smooth ** (t + 1))`` so that the start is not pulled towards 0. ``smooth`` is in
     ``[0, 1)``; ``0`` or ``None`` returns the losses unchanged.
     """
+    _check_smooth(smooth)
     values = _as_floats(losses)
     if not smooth:
         return values
-    if not 0.0 <= smooth < 1.0:
-        raise ValueError(f"plot_losses: smooth must be in [0, 1), got {smooth}")
     out, state = [], 0.0
     for t, value in enumerate(values):
         state = smooth * state + (1.0 - smooth) * value
@@ -56,8 +79,16 @@ def plot_losses(losses: Union[Sequence[float], torch.Tensor], filename: Optional
         the ``matplotlib.figure.Figure`` (built without pyplot, so it works headless).
 
     Raises:
+        TypeError: ``losses`` that are not numbers, a ``smooth`` that is not a number, a
+            ``filename`` that is neither a str, a path nor a file.
+        ValueError: empty ``losses``, a ``smooth`` outside ``[0, 1)``, a tensor of losses
+            that is not 1-D.
         ImportError: when matplotlib is missing.
     """
+    if filename is not None and not isinstance(filename, (str, os.PathLike)) \
+            and not hasattr(filename, "write"):
+        raise TypeError(f"plot_losses: filename must be a str, a path or a binary file, got "
+                        f"{type(filename).__name__} {filename!r}")
     values = _as_floats(losses)
     smoothed = smooth_losses(values, smooth)
     try:

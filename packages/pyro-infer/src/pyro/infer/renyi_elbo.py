@@ -7,6 +7,7 @@ from typing import Any, Callable, List, Tuple
 
 import torch
 
+from pyro.infer.arg_checks import EngineArgumentError, check_real
 from pyro.infer.elbo import ELBO
 from pyro.infer.trace_elbo import elbo_particle_terms
 from pyro.infer.util import (
@@ -39,12 +40,16 @@ class RenyiELBO(ELBO):
             as for :class:`~pyro.infer.ELBO`.
 
     Raises:
-        ValueError: ``alpha == 1``.
+        TypeError: an ``alpha`` that is not a number.
+        ValueError: ``alpha == 1`` (Pyro's message), or an ``alpha`` that is not finite.
     """
 
     def __init__(self, alpha: float = 0, num_particles: int = 2, max_plate_nesting: float = math.inf,
                  max_iarange_nesting: Any = None, vectorize_particles: bool = False,
                  strict_enumeration_warning: bool = True) -> None:
+        check_real("RenyiELBO", "alpha", alpha)
+        if not math.isfinite(alpha):
+            raise EngineArgumentError(f"RenyiELBO: alpha must be a finite number, got {alpha}")
         if alpha == 1:
             raise ValueError("The order alpha should not be equal to 1. Please use Trace_ELBO class"
                              "for the case alpha = 1.")

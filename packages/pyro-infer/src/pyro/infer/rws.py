@@ -9,6 +9,7 @@ import torch
 
 import pyro
 from pyro import poutine
+from pyro.infer.arg_checks import EngineArgumentError, check_count, check_real
 from pyro.infer.elbo import ELBO
 from pyro.infer.util import (
     get_importance_trace,
@@ -47,20 +48,33 @@ class ReweightedWakeSleep(ELBO):
         num_sleep_particles: model draws for the sleep phase (default ``num_particles``).
         vectorize_particles, max_plate_nesting, strict_enumeration_warning: as for
             :class:`~pyro.infer.ELBO`.
+
+    Raises:
+        TypeError: an ``insomnia`` that is not a number, a ``num_sleep_particles`` that is not
+            an int.
+        ValueError: ``num_particles < 2``, ``insomnia`` outside ``[0, 1]``,
+            ``num_sleep_particles < 1`` (``AssertionError`` s too, the type Pyro's asserts
+            raise).
     """
 
     def __init__(self, num_particles: int = 2, insomnia: float = 1.0, model_has_params: bool = True,
                  num_sleep_particles: Optional[int] = None, vectorize_particles: bool = True,
                  max_plate_nesting: float = math.inf, strict_enumeration_warning: bool = True) -> None:
-        assert num_particles > 1, "Reweighted Wake Sleep needs to be run with more than one particle"
-        assert 0.0 <= insomnia <= 1.0, "insomnia should be in [0, 1]"
         super().__init__(num_particles=num_particles, max_plate_nesting=max_plate_nesting,
                          vectorize_particles=vectorize_particles,
                          strict_enumeration_warning=strict_enumeration_warning)
+        if num_particles < 2:
+            raise EngineArgumentError(f"Reweighted Wake Sleep needs to be run with more than one "
+                                      f"particle: got num_particles={num_particles}")
+        check_real("ReweightedWakeSleep", "insomnia", insomnia)
+        if not 0.0 <= insomnia <= 1.0:
+            raise EngineArgumentError(f"insomnia should be in [0, 1]: ReweightedWakeSleep got "
+                                      f"insomnia={insomnia}")
+        if num_sleep_particles is not None:
+            check_count("ReweightedWakeSleep", "num_sleep_particles", num_sleep_particles)
         self.insomnia = insomnia
         self.model_has_params = model_has_params
         self.num_sleep_particles = num_particles if num_sleep_particles is None else num_sleep_particles
-        assert self.num_sleep_particles > 0, "num_sleep_particles must be positive"
 
     def _get_trace(self, model: Callable, guide: Callable, args: tuple, kwargs: dict) -> Tuple[Any, Any]:
         return get_importance_trace("flat", self.max_plate_nesting, model, guide, args, kwargs,

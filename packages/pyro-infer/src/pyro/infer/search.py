@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import collections
 import math
+import numbers
 from typing import Any, Callable, Dict, Iterator, List
 
 import torch
 
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
+from pyro.infer.arg_checks import EngineArgumentError, EngineArgumentTypeError, check_callable, describe
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import enum_extend, extend_with_values
 
@@ -89,7 +91,12 @@ class Search(TracePosterior):
 
     Args:
         model: the model, a callable.
-        max_tries: the most runs from the queue one completed trace may take.
+        max_tries: the most runs from the queue one completed trace may take (a positive
+            whole number; ``1e6`` is accepted).
+
+    Raises:
+        TypeError: a model that is not callable, a ``max_tries`` that is not a whole number.
+        ValueError: ``max_tries < 1``.
 
     Example::
 
@@ -99,6 +106,13 @@ class Search(TracePosterior):
 
     def __init__(self, model: Callable, max_tries: int = int(1e6)) -> None:
         super().__init__()
+        check_callable("Search", "model", model)
+        if (isinstance(max_tries, bool) or not isinstance(max_tries, numbers.Real)
+                or not float(max_tries).is_integer()):
+            raise EngineArgumentTypeError(
+                f"Search: max_tries must be a whole number >= 1, got {describe(max_tries)}")
+        if max_tries < 1:
+            raise EngineArgumentError(f"Search: max_tries must be a whole number >= 1, got {max_tries}")
         self.model = model
         self.max_tries = int(max_tries)
 

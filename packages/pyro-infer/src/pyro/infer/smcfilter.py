@@ -12,6 +12,7 @@ import torch
 import pyro
 import pyro.distributions as dist
 from pyro import poutine
+from pyro.infer.arg_checks import EngineArgumentError, check_count, check_real, describe
 from pyro.infer.util import is_validation_enabled, site_log_prob, sum_to_particles
 from pyro.poutine.util import site_is_subsample
 
@@ -41,8 +42,7 @@ class SMCState(dict):
     """
 
     def __init__(self, num_particles: int) -> None:
-        if not (isinstance(num_particles, int) and num_particles > 0):
-            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        check_count("SMCState", "num_particles", num_particles)
         super().__init__()
         self._num_particles = num_particles
         self._log_weights = torch.full((num_particles,), -math.log(num_particles))
@@ -83,6 +83,12 @@ def _systematic_index(log_weights: torch.Tensor) -> torch.Tensor:
     return torch.searchsorted(cdf, points).clamp(max=n - 1)
 
 
+def _check_method(model: Any, method: str) -> None:
+    if not callable(getattr(model, method, None)):
+        raise TypeError(f"SMCFilter: the model must be an object with init(state, ...) and "
+                        f"step(state, ...) methods; {describe(model)} has no {method}()")
+
+
 class SMCFilter:
     """A particle filter for a model given as an object with ``init(state, ...)`` and
     ``step(state, ...)`` methods, and a proposal (``guide``) with the same methods.
@@ -104,15 +110,24 @@ class SMCFilter:
         ess_threshold: the fraction of ``num_particles`` below which to resample, in (0, 1].
 
     Raises:
+        TypeError: a model without an ``init`` method (or, at :meth:`step`, without a ``step``
+            method), a count that is not an int,
+            an ``ess_threshold`` that is not a number.
+        ValueError: ``num_particles < 1``, ``max_plate_nesting < 0`` or ``ess_threshold``
+            outside (0, 1] (``AssertionError`` s too, the type Pyro's asserts raise).
+        RuntimeError: :meth:`step` before :meth:`init`.
         SMCFailed: from :meth:`init` or :meth:`step` when every particle has zero weight.
     """
 
     def __init__(self, model: Any, guide: Any, num_particles: int, max_plate_nesting: int, *,
                  ess_threshold: float = 0.5) -> None:
+        check_count("SMCFilter", "num_particles", num_particles)
+        check_count("SMCFilter", "max_plate_nesting", max_plate_nesting, minimum=0)
+        check_real("SMCFilter", "ess_threshold", ess_threshold)
         if not 0 < ess_threshold <= 1:
-            raise ValueError(f"ess_threshold must lie in (0, 1], got {ess_threshold}")
-        if not (isinstance(max_plate_nesting, int) and max_plate_nesting >= 0):
-            raise ValueError(f"max_plate_nesting must be a non-negative int, got {max_plate_nesting!r}")
+            raise EngineArgumentError(f"SMCFilter: ess_threshold must lie in (0, 1], got {ess_threshold}")
+        _check_method(model, "init")
+        self._started = False
         self.model = model
         self.guide = guide
         self.num_particles = num_particles
@@ -123,11 +138,17 @@ class SMCFilter:
     def init(self, *args: Any, **kwargs: Any) -> None:
         """Start a fresh set of particles: run ``guide.init`` and ``model.init``."""
         self.state = SMCState(self.num_particles)
+        self._started = False
         self._advance("init", args, kwargs)
+        self._started = True
 
     def step(self, *args: Any, **kwargs: Any) -> None:
         """Move every particle one step (``guide.step``, then ``model.step``), reweight them and
         resample if their effective sample size is low."""
+        if not self._started:
+            raise RuntimeError("SMCFilter.step() was called before SMCFilter.init(): call "
+                               "init(*args) first to draw the particles")
+        _check_method(self.model, "step")
         self._advance("step", args, kwargs)
 
     def get_empirical(self) -> Dict[str, Any]:

@@ -12,6 +12,7 @@ from torch.distributions import biject_to
 
 import pyro
 from pyro import poutine
+from pyro.infer.arg_checks import EngineArgumentError, EngineArgumentTypeError, check_callable, check_count, check_real, describe
 from pyro.poutine.util import site_is_subsample
 
 __all__ = ["IMQSteinKernel", "RBFSteinKernel", "SVGD", "SteinKernel"]
@@ -51,6 +52,13 @@ def _median_bandwidth(sq_dists: torch.Tensor, factor: Optional[float]) -> torch.
     return h.clamp(min=torch.finfo(h.dtype).tiny)
 
 
+def _check_bandwidth_factor(owner: str, factor: Any) -> None:
+    if factor is not None:
+        check_real(owner, "bandwidth_factor", factor)
+        if not factor > 0:
+            raise EngineArgumentError(f"{owner}: bandwidth_factor must be positive, got {factor}")
+
+
 class RBFSteinKernel(SteinKernel):
     """The squared-exponential kernel ``exp(-(x_d - y_d)^2 / h_d)`` per dimension.
 
@@ -60,6 +68,7 @@ class RBFSteinKernel(SteinKernel):
     """
 
     def __init__(self, bandwidth_factor: Optional[float] = None) -> None:
+        _check_bandwidth_factor(type(self).__name__, bandwidth_factor)
         self.bandwidth_factor = bandwidth_factor
 
     def log_kernel_and_grad(self, particles: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -81,15 +90,20 @@ class IMQSteinKernel(SteinKernel):
         bandwidth_factor: multiplies the median-heuristic bandwidth.
 
     Raises:
-        ValueError: ``alpha <= 0`` or ``beta`` outside ``(-1, 0)``.
+        TypeError: an argument that is not a number.
+        ValueError: ``alpha <= 0``, ``beta`` outside ``(-1, 0)`` or ``bandwidth_factor <= 0``
+            (an ``AssertionError`` too, as Pyro's asserts).
     """
 
     def __init__(self, alpha: float = 0.5, beta: float = -0.5,
                  bandwidth_factor: Optional[float] = None) -> None:
+        check_real("IMQSteinKernel", "alpha", alpha)
+        check_real("IMQSteinKernel", "beta", beta)
         if not alpha > 0:
-            raise ValueError(f"IMQSteinKernel: alpha must be positive, got {alpha}")
+            raise EngineArgumentError(f"IMQSteinKernel: alpha must be positive, got {alpha}")
         if not -1 < beta < 0:
-            raise ValueError(f"IMQSteinKernel: beta must lie in (-1, 0), got {beta}")
+            raise EngineArgumentError(f"IMQSteinKernel: beta must lie in (-1, 0), got {beta}")
+        _check_bandwidth_factor("IMQSteinKernel", bandwidth_factor)
         self.alpha = alpha
         self.beta = beta
         self.bandwidth_factor = bandwidth_factor
@@ -131,16 +145,36 @@ class SVGD:
         num_particles: the number of particles (at least 2).
         max_plate_nesting: the number of plate dims the model uses.
         mode: ``"univariate"`` or ``"multivariate"``.
+
+    Raises:
+        TypeError: a model that is not callable, a kernel that is not a :class:`SteinKernel`,
+            an optimizer that is not a Pyro optimizer, a count that is not an int.
+        ValueError: fewer than two particles, a negative ``max_plate_nesting``, an unknown
+            ``mode``. Both are ``AssertionError`` s too, the type of Pyro's asserts here.
     """
 
     def __init__(self, model: Callable, kernel: SteinKernel, optim: Any, num_particles: int,
                  max_plate_nesting: int, mode: str = "univariate") -> None:
-        assert callable(model)
-        assert isinstance(kernel, SteinKernel), "Must provide a valid SteinKernel"
-        assert isinstance(optim, pyro.optim.PyroOptim), "Must provide a valid Pyro optimizer"
-        assert num_particles > 1, "Must use at least two particles"
-        assert max_plate_nesting >= 0
-        assert mode in ["univariate", "multivariate"], "mode must be one of (univariate, multivariate)"
+        check_callable("SVGD", "model", model)
+        if not isinstance(kernel, SteinKernel):
+            raise EngineArgumentTypeError(
+                f"Must provide a valid SteinKernel: SVGD got {describe(kernel)} as kernel; pass "
+                f"e.g. RBFSteinKernel() or IMQSteinKernel()")
+        if not isinstance(optim, pyro.optim.PyroOptim):
+            given = (f"the torch optimizer class torch.optim.{optim.__name__}"
+                     if isinstance(optim, type) and issubclass(optim, torch.optim.Optimizer)
+                     else describe(optim))
+            raise EngineArgumentTypeError(
+                f"Must provide a valid Pyro optimizer: SVGD got {given} as optim; pass e.g. "
+                f"pyro.optim.Adam({{'lr': 0.1}})")
+        check_count("SVGD", "num_particles", num_particles, minimum=0)
+        if num_particles < 2:
+            raise EngineArgumentError(
+                f"Must use at least two particles: SVGD got num_particles={num_particles}")
+        check_count("SVGD", "max_plate_nesting", max_plate_nesting, minimum=0)
+        if mode not in ("univariate", "multivariate"):
+            raise EngineArgumentError(
+                f"SVGD: mode must be one of (univariate, multivariate), got {mode!r}")
         self.model = model
         self.kernel = kernel
         self.optim = optim

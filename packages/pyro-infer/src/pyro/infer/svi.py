@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
+from pyro.infer.arg_checks import EngineArgumentTypeError, check_count, describe
 from pyro.infer.util import torch_item, zero_grads
 from pyro.optim import DistributedOptimizer, PyroOptim
 from pyro.poutine.messenger import Messenger
@@ -69,7 +70,8 @@ class OptimizerTypeError(TypeError, ValueError):
     """
 
 
-def _not_a_pyro_optimizer(optim: Any) -> None:
+def _not_a_pyro_optimizer(optim: Any, owner: str = "SVI") -> None:
+    """Raise :class:`OptimizerTypeError` for ``optim``, saying what ``owner`` wants instead."""
     if isinstance(optim, type) and issubclass(optim, torch.optim.Optimizer):
         given, name = f"the torch optimizer class torch.optim.{optim.__name__}", optim.__name__
     elif isinstance(optim, torch.optim.Optimizer):
@@ -77,7 +79,7 @@ def _not_a_pyro_optimizer(optim: Any) -> None:
     else:
         given, name = f"{type(optim).__name__} {optim!r}"[:100], "Adam"
     raise OptimizerTypeError(
-        f"Optimizer should be an instance of pyro.optim.PyroOptim class. SVI got {given}; pass a "
+        f"Optimizer should be an instance of pyro.optim.PyroOptim class. {owner} got {given}; pass a "
         f"Pyro optimizer instead, e.g. pyro.optim.{name}({{'lr': 0.01}})"
     )
 
@@ -117,12 +119,19 @@ class SVI:
                  num_steps: int = 0, **kwargs: Any) -> None:
         if not isinstance(optim, (PyroOptim, DistributedOptimizer)):
             _not_a_pyro_optimizer(optim)
+        if loss_and_grads is not None and not callable(loss_and_grads):
+            raise EngineArgumentTypeError(
+                f"SVI: loss_and_grads must be a callable or None, got {describe(loss_and_grads)}")
         self.model = model
         self.guide = guide
         self.optim = optim
         self.num_samples = num_samples
         self.num_steps = num_steps
         loss = _resolve_loss(loss, kwargs)
+        if inspect.isclass(loss):
+            raise EngineArgumentTypeError(
+                f"SVI: loss is the class {loss.__name__}; pass an instance, e.g. "
+                f"loss={loss.__name__}()")
         self.loss_object = loss
         if hasattr(loss, "loss_and_grads") and hasattr(loss, "loss") and loss_and_grads is None:
             self.loss = loss.loss
@@ -139,7 +148,8 @@ class SVI:
                 loss_and_grads = _loss_and_grads
             self.loss_and_grads = loss_and_grads
         else:
-            raise ValueError(f"SVI: loss must be an ELBO, a callable or a registered name, got {loss!r}")
+            raise EngineArgumentTypeError(
+                f"SVI: loss must be an ELBO, a callable or a registered name, got {describe(loss)}")
         self._step_count = 0
         self._refresh_hook()
 
@@ -191,8 +201,7 @@ class SVI:
         """
         if num_steps is None:
             num_steps = self.num_steps
-        if not num_steps or num_steps < 0:
-            raise ValueError(f"SVI.run needs a positive num_steps, got {num_steps!r}")
+        check_count("SVI.run", "num_steps", num_steps)
         self._refresh_hook()
         losses: List[float] = []
         if not progress_bar:

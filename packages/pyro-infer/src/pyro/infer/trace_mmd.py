@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
+from pyro.infer.arg_checks import EngineArgumentTypeError, check_real, describe
 from pyro.infer.elbo import ELBO
 from pyro.infer.util import get_importance_trace, torch_backward, torch_item
 from pyro.poutine.util import site_is_subsample
@@ -24,6 +25,18 @@ def _rows(value: torch.Tensor, n: int, particle_dim: int, event_dim: int) -> tor
         value = value.movedim(pos, 0)
         value = value.expand((n,) + value.shape[1:])
     return value.reshape(n, -1)
+
+
+def _entry(table: Any, argument: str, name: str) -> Any:
+    """``table[name]`` for a dict (a ``KeyError`` naming the site when it is missing), else
+    ``table`` itself."""
+    if not isinstance(table, dict):
+        return table
+    try:
+        return table[name]
+    except KeyError:
+        raise KeyError(f"Trace_MMD: {argument} has no entry for the latent site {name!r}; it has "
+                       f"{sorted(table)}") from None
 
 
 class Trace_MMD(ELBO):
@@ -48,7 +61,10 @@ class Trace_MMD(ELBO):
             :class:`~pyro.infer.ELBO`.
 
     Raises:
-        TypeError: a kernel that is not callable.
+        TypeError: a kernel that is not callable, an ``mmd_scale`` that is neither a number
+            nor a dict of numbers.
+        KeyError: (at the loss) a dict of kernels or of scales without an entry for a latent
+            site, naming the site and the keys given.
     """
 
     def __init__(self, kernel: Any, mmd_scale: Any = 1, num_particles: int = 10,
@@ -64,6 +80,12 @@ class Trace_MMD(ELBO):
         if not all(callable(k) for k in kernels):
             raise TypeError("`kernel` should be a callable kernel(X, Z), e.g. a "
                             "pyro.contrib.gp kernel, or a dict of them by site name")
+        if isinstance(mmd_scale, dict):
+            for name, scale in mmd_scale.items():
+                check_real("Trace_MMD", f"mmd_scale[{name!r}]", scale)
+        elif not isinstance(mmd_scale, (int, float, torch.Tensor)) or isinstance(mmd_scale, bool):
+            raise EngineArgumentTypeError(f"Trace_MMD: mmd_scale must be a number or a dict of "
+                                          f"them by site name, got {describe(mmd_scale)}")
         self.kernel = kernel
         self.mmd_scale = mmd_scale
 
@@ -71,10 +93,10 @@ class Trace_MMD(ELBO):
         return get_importance_trace("flat", self.max_plate_nesting, model, guide, args, kwargs)
 
     def _site_kernel(self, name: str) -> Any:
-        return self.kernel[name] if isinstance(self.kernel, dict) else self.kernel
+        return _entry(self.kernel, "kernel", name)
 
     def _site_scale(self, name: str) -> Any:
-        return self.mmd_scale[name] if isinstance(self.mmd_scale, dict) else self.mmd_scale
+        return _entry(self.mmd_scale, "mmd_scale", name)
 
     def differentiable_loss(self, model: Callable, guide: Callable, *args: Any,
                             **kwargs: Any) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 
 from pyro import poutine
 from pyro.infer.abstract_infer import TracePosterior
+from pyro.infer.arg_checks import check_callable, check_count
 
 
 class TracePredictive(TracePosterior):
@@ -32,9 +33,15 @@ class TracePredictive(TracePosterior):
         warnings.warn(
             "The `TracePredictive` class is deprecated and will be removed in a future release. "
             "Use the `pyro.infer.Predictive` class instead.", FutureWarning, stacklevel=2)
+        check_callable("TracePredictive", "model", model)
         if not isinstance(posterior, TracePosterior):
             raise TypeError(f"TracePredictive: posterior must be a TracePosterior, got "
                             f"{type(posterior).__name__}")
+        check_count("TracePredictive", "num_samples", num_samples)
+        if keep_sites is not None and (isinstance(keep_sites, str) or not all(
+                isinstance(s, str) for s in keep_sites)):
+            raise TypeError(f"TracePredictive: keep_sites must be a list of site names, got "
+                            f"{keep_sites!r}")
         self.model = model
         self.posterior = posterior
         self.num_samples = int(num_samples)

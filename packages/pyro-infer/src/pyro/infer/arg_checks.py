@@ -1,0 +1,65 @@
+"""Argument checks shared by the inference engines, run once at construction or per call
+(never per site), and the error types they raise.
+
+Both error types keep, as extra bases, the types Pyro raises for the same calls (often from a
+bare ``assert``), so code written against Pyro still catches them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import torch
+
+class EngineArgumentError(ValueError, AssertionError):
+    """An inference engine was given a wrong value (out of range, unknown option).
+
+    A ``ValueError``; an ``AssertionError`` too, the type Pyro's own asserts raise for many of
+    these calls.
+    """
+
+
+class EngineArgumentTypeError(TypeError, ValueError, AssertionError):
+    """An inference engine was given a wrong kind of value (a float count, a non-callable model).
+
+    A ``TypeError``; also a ``ValueError`` and an ``AssertionError``, the types Pyro raises for
+    some of these calls (later, or from an assert).
+    """
+
+
+def describe(value: Any) -> str:
+    """``"<type name> <repr>"`` of ``value``, cut to a readable length, for error messages."""
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def check_count(owner: str, name: str, value: Any, minimum: int = 1) -> None:
+    """Refuse ``value`` unless it is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise EngineArgumentTypeError(
+            f"{owner}: {name} must be an int >= {minimum}, got {describe(value)}")
+    if value < minimum:
+        raise EngineArgumentError(f"{owner}: {name} must be an int >= {minimum}, got {value}")
+
+
+def check_real(owner: str, name: str, value: Any) -> None:
+    """Refuse ``value`` unless it is a real number: an int or float (not a bool or a string),
+    or a 0-dim real tensor."""
+    if isinstance(value, torch.Tensor):
+        if value.dim() == 0 and value.dtype is not torch.bool and not value.is_complex():
+            return
+    elif not isinstance(value, bool) and isinstance(value, numbers.Real):
+        return
+    raise EngineArgumentTypeError(f"{owner}: {name} must be a number, got {describe(value)}")
+
+
+def check_callable(owner: str, name: str, fn: Any, optional: bool = False) -> None:
+    """Refuse ``fn`` unless it is callable (or ``None`` when ``optional``)."""
+    if not callable(fn) and not (optional and fn is None):
+        extra = " or None" if optional else ""
+        raise EngineArgumentTypeError(
+            f"{owner}: {name} must be a callable{extra}, got {describe(fn)}")
+
+
+__all__ = ["EngineArgumentError", "EngineArgumentTypeError", "check_callable", "check_count",
+           "check_real", "describe"]
