@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 import torch
 
@@ -92,6 +92,13 @@ class Distribution:
         warn_once("Distribution.analytic_var",
                   "Distribution.analytic_var is deprecated; use the .variance property instead")
         return self.variance
+
+    def conjugate_update(self, other: Any) -> Tuple["Distribution", torch.Tensor]:
+        """Fuse ``other``, a second density of the same variable, into this one: return
+        ``(updated, log_normalizer)`` with ``self.log_prob(x) + other.log_prob(x) ==
+        updated.log_prob(x) + log_normalizer``. Only the conjugate families have it (see
+        :mod:`pyro.distributions.conjugate_updates`); others raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{type(self).__name__} does not support .conjugate_update()")
 
 
 def rsample_override(dist: Any) -> Any:

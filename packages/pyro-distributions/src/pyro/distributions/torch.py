@@ -19,6 +19,11 @@ from typing import Any, Dict, Sequence
 import torch
 import torch.distributions as _td
 
+from pyro.distributions.conjugate_updates import (
+    beta_conjugate_update,
+    dirichlet_conjugate_update,
+    gamma_conjugate_update,
+)
 from pyro.distributions.torch_distribution import (
     ExpandedDistribution,
     Independent,
@@ -102,16 +107,16 @@ def _lkj_cholesky_sample(self: Any, sample_shape: Sequence[int] = ()) -> torch.T
 
 
 Bernoulli = _wrap(_td.Bernoulli)
-Beta = _wrap(_td.Beta)
+Beta = _wrap(_td.Beta, {"conjugate_update": beta_conjugate_update})
 Binomial = _wrap(_td.Binomial)
 Categorical = _wrap(_td.Categorical)
 Cauchy = _wrap(_td.Cauchy)
 Chi2 = _wrap(_td.Chi2)
 ContinuousBernoulli = _wrap(_td.ContinuousBernoulli)
-Dirichlet = _wrap(_td.Dirichlet)
+Dirichlet = _wrap(_td.Dirichlet, {"conjugate_update": dirichlet_conjugate_update})
 Exponential = _wrap(_td.Exponential)
 FisherSnedecor = _wrap(_td.FisherSnedecor)
-Gamma = _wrap(_td.Gamma)
+Gamma = _wrap(_td.Gamma, {"conjugate_update": gamma_conjugate_update})
 GeneralizedPareto = _wrap(_td.GeneralizedPareto, {
     "log_prob": _gpd_log_prob,
     "log_survival_function": _gpd_log_survival_function,

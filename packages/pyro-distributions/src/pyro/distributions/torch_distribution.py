@@ -16,6 +16,11 @@ import torch
 import torch.distributions as _td
 from torch.distributions import constraints
 
+from pyro.distributions.conjugate_updates import (
+    expanded_conjugate_update,
+    independent_conjugate_update,
+    masked_conjugate_update,
+)
 from pyro.distributions.distribution import (
     Distribution,
     keep_rsample_override,
@@ -283,6 +288,8 @@ class ExpandedDistribution(_WrappedDistribution):
     def entropy(self) -> torch.Tensor:
         return self.base_dist.entropy().expand(self.batch_shape)
 
+    conjugate_update = expanded_conjugate_update
+
 
 def _feasible_like(support: Any, value: torch.Tensor) -> Optional[torch.Tensor]:
     """A value inside ``support`` shaped like ``value``, or None when not known."""
@@ -398,6 +405,8 @@ class MaskedDistribution(_WrappedDistribution):
     def entropy(self) -> torch.Tensor:
         return scale_and_mask(self.base_dist.entropy(), mask=self._mask)
 
+    conjugate_update = masked_conjugate_update
+
 
 def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwargs: Any) -> ScoreParts:
     n = self.reinterpreted_batch_ndims
@@ -407,7 +416,7 @@ def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwarg
 
 Independent = wrap_torch_distribution(
     _td.Independent, TorchDistributionMixin, ExpandedDistribution,
-    {"score_parts": _independent_score_parts},
+    {"score_parts": _independent_score_parts, "conjugate_update": independent_conjugate_update},
 )
 
 __all__ = [

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple, Union
+from typing import Any, Callable, Union
 
 import torch
 
 import pyro.distributions as dist
+from pyro.distributions.conjugate_updates import conjugate_update
 from pyro.infer.reparam.reparam import Reparam, ReparamMessage, ReparamResult
-
-
-def _conjugate_update(fn: Any, other: Any) -> Tuple[Any, torch.Tensor]:
-    """``fn.conjugate_update(other)``, looking through ``Independent`` and ``expand``."""
-    if isinstance(fn, torch.distributions.Independent):
-        updated, log_normalizer = _conjugate_update(fn.base_dist, other)
-        ndims = fn.reinterpreted_batch_ndims
-        return updated.to_event(ndims), log_normalizer.sum(tuple(range(-ndims, 0)))
-    if isinstance(fn, dist.ExpandedDistribution) and not hasattr(fn, "conjugate_update"):
-        updated, log_normalizer = _conjugate_update(fn.base_dist, other)
-        batch = torch.broadcast_shapes(fn.batch_shape, updated.batch_shape)
-        return updated.expand(batch), log_normalizer.expand(batch)
-    update = getattr(fn, "conjugate_update", None)
-    if update is None:
-        raise NotImplementedError(f"{type(fn).__name__} does not support .conjugate_update()")
-    return update(other)
 
 
 class ConjugateReparam(Reparam):
@@ -38,17 +23,27 @@ class ConjugateReparam(Reparam):
     likelihood, the rest of the model's density no longer depends on ``x``: the site is drawn
     from its exact posterior and the guide needs nothing for it.
 
-    Which priors can be updated depends on the distribution's ``conjugate_update``; here
-    :class:`~pyro.distributions.GaussianHMM` has it (by a Gaussian likelihood of its
-    observations).
+    Which priors can be updated depends on the distribution's ``conjugate_update``:
+    ``Beta``, ``Dirichlet`` and ``Gamma`` (by a guide of the same family),
+    :class:`~pyro.distributions.GaussianHMM` (by a Gaussian likelihood of its observations),
+    and these wrapped by ``expand``, ``to_event`` or ``mask``.
 
     Args:
         guide: a distribution over the site's value, or a callable of the model's
             ``*args, **kwargs`` returning one.
 
-    Example::
+    Example (a Beta-Bernoulli model; the guide is the likelihood of ``p`` as a Beta)::
 
-        model = poutine.reparam(model, {"x": ConjugateReparam(likelihood)})
+        def model(data):
+            p = pyro.sample("p", dist.Beta(1.0, 1.0))
+            with pyro.plate("data", len(data)):
+                pyro.sample("obs", dist.Bernoulli(p), obs=data)
+
+        def likelihood(data):
+            heads = data.sum()
+            return dist.Beta(heads + 1, len(data) - heads + 1)
+
+        model = poutine.reparam(model, {"p": ConjugateReparam(likelihood)})
     """
 
     def __init__(self, guide: Union[Any, Callable[..., Any]]) -> None:
@@ -71,7 +66,7 @@ class ConjugateReparam(Reparam):
             if not isinstance(guide, torch.distributions.Distribution):
                 raise TypeError(f"ConjugateReparam at sample site '{name}': the guide callable "
                                 f"returned {type(guide).__name__}, not a distribution")
-        updated, log_normalizer = _conjugate_update(fn, guide)
+        updated, log_normalizer = conjugate_update(fn, guide)
         value = updated.rsample() if updated.has_rsample else updated.sample()
         log_density = log_normalizer - guide.log_prob(value)
         new_fn = dist.Delta(value, log_density=log_density, event_dim=len(fn.event_shape))
