@@ -516,3 +516,119 @@ def _():
         return {"w": w, "b": b, "sigma": s, "obs": obs}
 
     return run
+
+
+# ----- Model-side enumeration: a 100-step HMM, and a tree of a dozen enumerated variables --------
+
+
+def _model_hmm():
+    import pyro
+    import pyro.distributions as dist
+    import torch
+    from torch.distributions import constraints
+
+    def model(data):
+        trans = pyro.param("trans", torch.tensor([[0.9, 0.1], [0.3, 0.7]]),
+                           constraint=constraints.simplex)
+        locs = pyro.param("locs", torch.tensor([0.0, 1.0]))
+        x = 0
+        for t in pyro.markov(range(len(data))):
+            x = pyro.sample(f"x_{t}", dist.Categorical(trans[x]), infer={"enumerate": "parallel"})
+            pyro.sample(f"y_{t}", dist.Normal(locs[x], 1.0), obs=data[t])
+
+    def guide(data):
+        pass
+
+    return model, guide
+
+
+@bench("infer.svi_model_hmm_enum_100", target=None)
+def svi_model_hmm_enum_100():
+    """SVI step (TraceEnum_ELBO) of a 2-state HMM of 100 steps whose model enumerates the chain."""
+    from pyro.infer import TraceEnum_ELBO
+
+    model, guide = _model_hmm()
+    data = _hmm_data()
+    step = _svi(model, guide, loss=TraceEnum_ELBO(max_plate_nesting=0))
+    return lambda: step(data)
+
+
+TREE_DATA = 200
+
+
+def _tree_model():
+    """A ternary root, three ternary children and eight ternary grandchildren (12 enumerated
+    variables, each in its own enumeration dim), observed through the grandchildren, in a plate
+    of 200 independent copies."""
+    import pyro
+    import pyro.distributions as dist
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(8, TREE_DATA, generator=g)
+    leaves_of = [(0, 1, 2), (3, 4, 5), (6, 7)]
+
+    def model(data):
+        root_p = pyro.param("root_p", torch.ones(3) / 3, constraint=dist.constraints.simplex)
+        trans = pyro.param("trans", torch.eye(3) * 0.6 + 0.4 / 3, constraint=dist.constraints.simplex)
+        locs = pyro.param("locs", torch.tensor([-1.0, 0.0, 1.0]))
+        with pyro.plate("data", data.shape[-1]):
+            r = pyro.sample("r", dist.Categorical(root_p), infer={"enumerate": "parallel"})
+            for c, leaves in enumerate(leaves_of):
+                z = pyro.sample(f"c{c}", dist.Categorical(trans[r]), infer={"enumerate": "parallel"})
+                for leaf in leaves:
+                    w = pyro.sample(f"l{leaf}", dist.Categorical(trans[z]),
+                                    infer={"enumerate": "parallel"})
+                    pyro.sample(f"y{leaf}", dist.Normal(locs[w], 1.0), obs=data[leaf])
+
+    def guide(data):
+        pass
+
+    return model, guide, data
+
+
+@bench("infer.svi_tree_enum_12", target=None)
+def svi_tree_enum_12():
+    """SVI step (TraceEnum_ELBO) of a tree of 12 enumerated ternary variables in a plate of 200."""
+    from pyro.infer import TraceEnum_ELBO
+
+    model, guide, data = _tree_model()
+    step = _svi(model, guide, loss=TraceEnum_ELBO(max_plate_nesting=1))
+    return lambda: step(data)
+
+
+def _multiparent_model(K=24, n=500):
+    """x1 -> x2 -> x3 with x3 depending on both parents (a K x K x K table), each observed, in a
+    plate of n: eliminating x3 meets an n x K x K x K product unless the step is an einsum."""
+    import pyro
+    import pyro.distributions as dist
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(3, n, generator=g)
+    table2 = torch.rand(K, K, generator=g).softmax(-1)
+    table3 = torch.rand(K, K, K, generator=g).softmax(-1)
+
+    def model(data):
+        locs = pyro.param("locs", torch.linspace(-2.0, 2.0, K))
+        with pyro.plate("data", n):
+            x1 = pyro.sample("x1", dist.Categorical(torch.ones(K) / K), infer={"enumerate": "parallel"})
+            x2 = pyro.sample("x2", dist.Categorical(table2[x1]), infer={"enumerate": "parallel"})
+            x3 = pyro.sample("x3", dist.Categorical(table3[x1, x2]), infer={"enumerate": "parallel"})
+            for i, x in enumerate((x1, x2, x3)):
+                pyro.sample(f"y{i}", dist.Normal(locs[x], 1.0), obs=data[i])
+
+    def guide(data):
+        pass
+
+    return model, guide, data
+
+
+@bench("infer.svi_multiparent_enum", target=None)
+def svi_multiparent_enum():
+    """SVI step (TraceEnum_ELBO): three 24-state variables, one with two parents, plate of 500."""
+    from pyro.infer import TraceEnum_ELBO
+
+    model, guide, data = _multiparent_model()
+    step = _svi(model, guide, loss=TraceEnum_ELBO(max_plate_nesting=1))
+    return lambda: step(data)

@@ -12,6 +12,8 @@ import pyro
 import pyro.distributions as dist
 import pyro.nn  # noqa: F401
 import pyro.ops.indexing  # pyro-distributions' module of the shared pyro.ops namespace
+import pyro.ops.contract  # pyro-infer's modules of it (a subpackage too: pyro.ops.einsum)
+import pyro.ops.einsum
 import pyro.ops.jit  # pyro-core's module of the same namespace
 import pyro.optim
 from pyro.infer import SVI, Trace_ELBO
@@ -20,11 +22,13 @@ from pyro.infer import SVI, Trace_ELBO
 def main() -> int:
     here = os.path.dirname(os.path.abspath(__file__))
     sources = os.path.join(os.path.dirname(os.path.dirname(here)), "packages")
-    for module in (pyro, dist, pyro.optim, pyro.ops.indexing, pyro.ops.jit):
+    for module in (pyro, dist, pyro.optim, pyro.ops.indexing, pyro.ops.jit, pyro.ops.contract,
+                   pyro.ops.einsum):
         if os.path.abspath(module.__file__).startswith(sources):
             print(f"{module.__name__} imported from the source tree, not the wheel: {module.__file__}")
             return 1
-    if os.path.dirname(pyro.ops.indexing.__file__) != os.path.dirname(pyro.ops.jit.__file__):
+    folders = {os.path.dirname(m.__file__) for m in (pyro.ops.indexing, pyro.ops.jit, pyro.ops.contract)}
+    if len(folders) != 1 or os.path.dirname(os.path.dirname(pyro.ops.einsum.__file__)) not in folders:
         print("pyro.ops is split over several folders in a regular install: "
               f"{pyro.ops.__path__}")
         return 1

@@ -15,25 +15,41 @@ import torch
 
 from pyro.poutine.site_densities import site_log_prob, site_score_parts
 from pyro.poutine.util import check_guide_factor_sites, site_is_subsample
-from pyro.util import enable_validation, is_validation_enabled
+from pyro.infer.dice import (  # noqa: F401  (Pyro's names of pyro.infer.util)
+    Dice,
+    compute_site_dice_factor,
+    get_dependent_plate_dims,
+    plate_log_prob_sum,
+    torch_exp,
+    torch_sum,
+)
+from pyro.util import enable_validation, is_validation_enabled, validation_enabled
 
 __all__ = [
+    "Dice",
     "MultiFrameTensor",
     "arg_structure_key",
     "check_fully_reparametrized",
     "check_model_guide_match",
     "check_site_shape",
+    "compute_site_dice_factor",
+    "get_dependent_plate_dims",
     "get_importance_trace",
     "get_plate_stacks",
     "enable_validation",
     "is_identically_zero",
     "is_validation_enabled",
+    "plate_log_prob_sum",
     "plate_nesting",
+    "site_is_subsample",
     "site_log_prob",
     "site_score_parts",
     "sum_terms",
     "torch_backward",
+    "torch_exp",
     "torch_item",
+    "torch_sum",
+    "validation_enabled",
     "warn_if_enumerated",
     "zero_grads",
 ]

@@ -7,25 +7,24 @@ dims are recycled, be told apart.
 
 :func:`contract` eliminates a set of variables from a collection of factors, each living in an
 *ordinal* (the frozenset of plate labels enclosing it). Variables local to a plate are summed
-out inside it (``logsumexp``); the plate is then multiplied out (a ``sum`` of log-factors along
-its dim) before the variables outside it are summed. This is tensor variable elimination:
+out inside it (in log space, pairwise along opt_einsum's path: a broadcast ``logsumexp`` for
+small steps, a max-shifted ``torch.einsum`` for large ones); the plate is then multiplied out
+(a ``sum`` of log-factors along its dim) before the variables outside it are summed. This is tensor variable elimination:
 exact, and linear in the plate sizes.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any, Dict, FrozenSet, Hashable, Iterable, List, Optional, Sequence, Set, Tuple
 
 import torch
 
+from pyro.ops.einsum.torch_log import log_einsum
+
 Label = Hashable
 Ordinal = FrozenSet[Label]
-
-# Above this many variables to eliminate at once, greedy ordering costs more Python time than it
-# saves; fall back to eliminating the newest variables first.
-_GREEDY_LIMIT = 12
-
 
 class Factor:
     """A tensor with one label per dim (no two dims share a label)."""
@@ -211,49 +210,158 @@ def expectation(cost: Factor, log_weights: Sequence[Factor], rank: Dict[Label, i
 
 def _eliminate(factors: List[Factor], local: Set[Label], rank: Dict[Label, int],
                tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
-               maximize: bool = False) -> List[Factor]:
+               maximize: bool = False, linear: bool = False) -> List[Factor]:
     """Sum out (or, with ``maximize``, maximise out) the variables ``local`` from the product of
-    ``factors`` (variable elimination).
+    ``factors``.
 
-    With ``tape``, each step appends ``(product of the factors involved, labels summed out)``.
+    The factors are split into groups connected through ``local`` variables; factors holding
+    none pass through. Each group is contracted pairwise along opt_einsum's path (cached per
+    structure), each step in log space (:func:`_log_contract`). With ``tape``, every step that
+    sums variables out appends ``(product of its two factors, labels summed out)``. With
+    ``linear``, the factors are plain (not log) tensors: products multiply and sums add.
     """
-    factors = list(factors)
-    local = set(local)
-    while local:
-        if len(local) == 1:
-            label = next(iter(local))
-        elif len(local) <= _GREEDY_LIMIT:
-            best, best_cost = None, None
-            for label in local:
-                involved = [f for f in factors if label in f.labels]
-                sizes: Dict[Label, int] = {}
-                for f in involved:
-                    sizes.update(f.sizes())
-                cost = 1
-                for other, size in sizes.items():
-                    if other != label:
-                        cost *= size
-                key = (cost, -rank.get(label, 0))
-                if best_cost is None or key < best_cost:
-                    best, best_cost = label, key
-            label = best
-        else:
-            label = max(local, key=lambda lab: rank.get(lab, 0))
+    local = set(local).intersection([lab for f in factors for lab in f.labels])
+    if not local:
+        return list(factors)
+    if len(local) == 1:  # the common case (a mixture, one step of a chain): one step
+        label = next(iter(local))
         involved = [f for f in factors if label in f.labels]
-        factors = [f for f in factors if label not in f.labels]
-        local.discard(label)
-        if not involved:
+        return [f for f in factors if label not in f.labels] + [
+            _step(involved, local, tape, maximize, linear)]
+    uf = _UnionFind()
+    out: List[Factor] = []
+    groups: Dict[Any, List[Factor]] = defaultdict(list)
+    for f in factors:
+        mine = [label for label in f.labels if label in local]
+        if not mine:
+            out.append(f)
             continue
+        for label in mine[1:]:
+            uf.union(mine[0], label)
+        groups[mine[0]].append(f)
+    merged: Dict[Any, List[Factor]] = defaultdict(list)
+    for key, group in groups.items():
+        merged[uf.find(key)].extend(group)
+    for group in merged.values():
+        out.append(_eliminate_group(group, local, tape, maximize, linear))
+    return out
+
+
+def _eliminate_group(factors: List[Factor], local: Set[Label],
+                     tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]],
+                     maximize: bool, linear: bool) -> Factor:
+    """Contract a connected group of factors, summing out its ``local`` labels."""
+    if len(factors) == 1 or len({lab for f in factors for lab in f.labels if lab in local}) == 1:
+        return _step(factors, {lab for f in factors for lab in f.labels if lab in local},
+                     tape, maximize, linear)
+    factors = list(factors)
+    holders: Dict[Label, int] = defaultdict(int)  # how many of ``factors`` hold each label
+    for f in factors:
+        for lab in f.labels:
+            holders[lab] += 1
+    for positions in _path(factors, local):
+        involved = [factors[i] for i in positions]
+        for i in sorted(positions, reverse=True):
+            del factors[i]
+        gone = set()
+        for f in involved:
+            for lab in f.labels:
+                holders[lab] -= 1
+                if not holders[lab] and lab in local:
+                    gone.add(lab)
+        result = _step(involved, gone, tape, maximize, linear)
+        for lab in result.labels:
+            holders[lab] += 1
+        factors.append(result)
+    return factors[0]
+
+
+_PATHS: Dict[Any, Any] = {}
+
+
+def _path(factors: Sequence[Factor], local: Set[Label]) -> Any:
+    """opt_einsum's pairwise contraction path for ``factors`` (``local`` summed out), cached by
+    the group's structure and sizes."""
+    index: Dict[Label, int] = {}
+    sizes: Dict[Label, int] = {}
+    inputs = []
+    for f in factors:
+        inputs.append(tuple(index.setdefault(lab, len(index)) for lab in f.labels))
+        sizes.update(zip(f.labels, f.tensor.shape))
+    output = frozenset(index[lab] for lab in index if lab not in local)
+    key = (tuple(inputs), output, tuple(sizes[lab] for lab in index))
+    path = _PATHS.get(key)
+    if path is None:
+        import opt_einsum  # only groups of several variables need a path
+
+        symbols = {i: opt_einsum.get_symbol(i) for i in index.values()}
+        size_dict = {symbols[index[lab]]: size for lab, size in sizes.items()}
+        path = opt_einsum.paths.auto([frozenset(symbols[i] for i in inp) for inp in inputs],
+                                     frozenset(symbols[i] for i in output), size_dict)
+        path = _PATHS[key] = [tuple(step) for step in path]
+    return path
+
+
+def _step(involved: List[Factor], gone: Set[Label],
+          tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]], maximize: bool,
+          linear: bool = False) -> Factor:
+    """One elimination step: the product of ``involved`` with ``gone`` summed (maximised) out."""
+    if linear:
+        return _linear_contract(involved, gone)
+    if not gone:
+        return product(involved)
+    if tape is not None or maximize:
         combined = product(involved)
-        # Any other local variable found only in this product can go at the same time.
-        elsewhere = {lab for f in factors for lab in f.labels}
-        also = {lab for lab in combined.labels if lab in local and lab not in elsewhere}
-        local -= also
         if tape is not None:
-            tape.append((combined, frozenset({label} | also)))
-        out = {label} | also
-        factors.append(max_out(combined, out) if maximize else sum_out(combined, out, log=True))
-    return factors
+            tape.append((combined, frozenset(gone)))
+        return max_out(combined, gone) if maximize else sum_out(combined, gone, log=True)
+    return _log_contract(involved, gone)
+
+
+# Up to this many elements, a step adds its factors out (broadcasting) and takes a logsumexp:
+# fewer kernels than the max-shifted einsum, and the product is small anyway. Above it, the step
+# is one torch.einsum of the shifted exponentials, whose memory is that of its inputs and output.
+FAST_PATH_NUMEL = 1 << 15
+
+
+def _log_contract(involved: List[Factor], gone: Set[Label]) -> Factor:
+    """``logsumexp`` over ``gone`` of the sum of the log-factors ``involved``."""
+    if len(involved) == 1:
+        return sum_out(involved[0], gone, log=True)
+    sizes: Dict[Label, int] = {}
+    for f in involved:
+        sizes.update(zip(f.labels, f.tensor.shape))
+    if math.prod(sizes.values()) <= FAST_PATH_NUMEL:
+        return sum_out(product(involved), gone, log=True)
+    labels = tuple(sizes)
+    letters = {lab: _LETTERS[i] for i, lab in enumerate(labels)}
+    keep = tuple(lab for lab in labels if lab not in gone)
+    tensor = log_einsum(["".join(letters[lab] for lab in f.labels) for f in involved],
+                        "".join(letters[lab] for lab in keep), [f.tensor for f in involved])
+    return Factor(tensor, keep)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _linear_contract(involved: List[Factor], gone: Set[Label]) -> Factor:
+    """``sum`` over ``gone`` of the product of the plain (not log) factors ``involved``."""
+    labels = _union(involved)
+    letters = {lab: _LETTERS[i] for i, lab in enumerate(labels)}
+    keep = tuple(lab for lab in labels if lab not in gone)
+    equation = ",".join("".join(letters[lab] for lab in f.labels) for f in involved) + "->" + \
+        "".join(letters[lab] for lab in keep)
+    return Factor(torch.einsum(equation, *[f.tensor for f in involved]), keep)
+
+
+def _plate_product(factor: Factor, plates: List[Label], linear: bool) -> Factor:
+    """Multiply the plates ``plates`` out of ``factor`` (a ``sum`` of logs, or a ``prod``)."""
+    if not linear:
+        return sum_out(factor, plates, log=False)
+    tensor = factor.tensor
+    for i in sorted((i for i, lab in enumerate(factor.labels) if lab in plates), reverse=True):
+        tensor = tensor.prod(i)
+    return Factor(tensor, tuple(lab for lab in factor.labels if lab not in plates))
 
 
 def _same_scale(a: Any, b: Any) -> bool:
@@ -289,19 +397,23 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
              label_ordinals: Dict[Label, Ordinal],
              rank: Optional[Dict[Label, int]] = None,
              tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
-             maximize: bool = False) -> Dict[Ordinal, List[Factor]]:
+             maximize: bool = False, linear: bool = False) -> Dict[Ordinal, List[Factor]]:
     """Eliminate the variables ``sum_labels`` from the plated product of ``terms``.
 
     Args:
         terms: ``(ordinal, factor, scale, site_name)`` per log-factor; ``factor`` is unscaled.
         sum_labels: labels of the variables to sum out.
         label_ordinals: for every variable label (summed or kept), the ordinal of its site.
-        rank: optional label -> creation index, to order eliminations.
+        rank: optional label -> creation index (kept for callers; the elimination order
+            comes from opt_einsum's contraction path).
         tape: optional list; every elimination step appends ``(product, labels)``: the
             (unscaled) product of the log-factors involved and the labels it summed out, in
             order, so that the variables can be drawn back in reverse (see ``sampling``).
         maximize: maximise the variables out instead of summing them (max-product: the
             result is the log-density of the most probable joint value).
+        linear: the factors are plain tensors, not logs (``pyro.ops.contract``'s ``"torch"``
+            backend): products multiply, sums add, plates multiply out by ``prod``; scales
+            must be 1.
 
     Returns:
         ordinal -> list of scaled log-factors that no longer involve ``sum_labels``. Factors that
@@ -341,7 +453,7 @@ def contract(terms: Sequence[Tuple[Ordinal, Factor, Any, str]], sum_labels: Set[
                     f"enumerated variables"
                 )
         for ordinal, factors in _contract_component(component, sum_labels, label_ordinals,
-                                                    rank, tape, maximize).items():
+                                                    rank, tape, maximize, linear).items():
             out[ordinal].extend(_scaled(f, scale) for f in factors)
     return out
 
@@ -360,7 +472,7 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
                         sum_labels: Set[Label], label_ordinals: Dict[Label, Ordinal],
                         rank: Dict[Label, int],
                         tape: Optional[List[Tuple[Factor, FrozenSet[Label]]]] = None,
-                        maximize: bool = False) -> Dict[Ordinal, List[Factor]]:
+                        maximize: bool = False, linear: bool = False) -> Dict[Ordinal, List[Factor]]:
     buckets: Dict[Ordinal, List[Factor]] = defaultdict(list)
     names: Dict[Ordinal, str] = {}
     for ordinal, factor, _, name in component:
@@ -374,7 +486,7 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
             label for f in factors for label in f.labels
             if label in sum_labels and label_ordinals[label] == leaf
         }
-        for f in _eliminate(factors, local, rank, tape, maximize):
+        for f in _eliminate(factors, local, rank, tape, maximize, linear):
             if not any(label in sum_labels for label in f.labels):
                 done[leaf].append(f)
                 continue
@@ -396,6 +508,6 @@ def _contract_component(component: Sequence[Tuple[Ordinal, Factor, Any, str]],
                 )
             plates = [label for label in f.labels if label in leaf and label not in parent_ord
                       and label not in label_ordinals]
-            buckets[parent_ord].append(sum_out(f, plates, log=False))
+            buckets[parent_ord].append(_plate_product(f, plates, linear))
             names.setdefault(parent_ord, names.get(leaf, "?"))
     return done
