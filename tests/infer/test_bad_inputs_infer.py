@@ -269,3 +269,20 @@ def test_initial_params_naming_an_unknown_site_are_named():
     with pytest.raises(ValueError, match=r"initial_params must give every latent site of the model, "
                                          r"\['x'\]; unknown: \['zz'\], missing: \['x'\]"):
         _run(_normal_model, initial_params={"zz": torch.tensor(0.0)})
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"num_particles": 0}, ValueError, r"^Trace_ELBO: num_particles must be an int >= 1, got 0$"),
+    ({"num_particles": 2.0}, TypeError, r"^Trace_ELBO: num_particles must be an int >= 1, got float 2\.0$"),
+    ({"tail_adaptive_beta": "a"}, TypeError, r"^Trace_ELBO: tail_adaptive_beta must be a number, got str 'a'$"),
+])
+def test_elbo_counts_and_numbers_are_checked_when_built(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        Trace_ELBO(**kwargs)
+
+
+def test_fit_generalized_pareto_lives_in_ops_stats():
+    from pyro.infer.psis import fit_generalized_pareto as via_psis
+    from pyro.ops.stats import fit_generalized_pareto
+
+    assert via_psis is fit_generalized_pareto

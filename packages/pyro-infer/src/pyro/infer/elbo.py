@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import torch
 
 from pyro.infer.nonfinite import first_nonfinite_site
+from pyro.infer.arg_checks import check_count, check_real
 from pyro.infer.util import plate_nesting
 
 __all__ = ["ELBO", "ELBOModule", "set_seed_front_door"]
@@ -71,8 +72,8 @@ class ELBO(metaclass=_ELBOMeta):
             warnings.warn("max_iarange_nesting is deprecated; use max_plate_nesting instead",
                           DeprecationWarning, stacklevel=2)
             max_plate_nesting = max_iarange_nesting
-        if not (isinstance(num_particles, int) and num_particles >= 1):
-            raise ValueError(f"num_particles must be a positive int, got {num_particles!r}")
+        check_count(type(self).__name__, "num_particles", num_particles)
+        check_real(type(self).__name__, "tail_adaptive_beta", tail_adaptive_beta)
         if max_plate_nesting != math.inf and (
                 not isinstance(max_plate_nesting, numbers.Real) or isinstance(max_plate_nesting, bool)
                 or max_plate_nesting < 0 or int(max_plate_nesting) != max_plate_nesting):

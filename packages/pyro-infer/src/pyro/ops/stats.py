@@ -6,6 +6,7 @@ the other dimensions are batch dimensions and are kept.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Callable, Optional, Sequence, Tuple, Union
 
@@ -17,6 +18,7 @@ __all__ = [
     "crps_empirical",
     "effective_sample_size",
     "energy_score_empirical",
+    "fit_generalized_pareto",
     "gelman_rubin",
     "hpdi",
     "pi",
@@ -357,3 +359,37 @@ def energy_score_empirical(pred: torch.Tensor, truth: torch.Tensor,
             spread = spread + cdist(pred[..., start:start + pred_batch_size, :], pred).sum(dim=(-1, -2))
     score = error - 0.5 * (spread / (n * n)).unsqueeze(-1)
     return score.squeeze(-1) if single else score
+
+
+_GPD_PRIOR_B = 3.0  # scale of the grid of candidate b values
+_GPD_PRIOR_K = 10.0  # pseudo-observations pulling k towards 0.5
+
+
+def fit_generalized_pareto(X: torch.Tensor) -> Tuple[float, float]:
+    """Fit a generalized Pareto distribution to the positive samples ``X`` (Zhang & Stephens,
+    2009, with the weakly informative prior of Vehtari, Gelman & Gabry's PSIS).
+
+    Args:
+        X: a 1-D tensor of samples (at least two, all positive).
+
+    Returns:
+        ``(k, sigma)``: the shape (tail index; positive for heavy tails) and the scale.
+    """
+    if not isinstance(X, torch.Tensor) or X.dim() != 1 or X.numel() < 2:
+        shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+        raise ValueError(f"fit_generalized_pareto: X must be a 1-D tensor of at least 2 samples, "
+                         f"got {shape}")
+    x = X.detach().double().sort().values
+    n = x.numel()
+    m = 30 + int(math.sqrt(n))
+    j = torch.arange(1, m + 1, dtype=x.dtype, device=x.device)
+    quartile = x[int(n / 4 + 0.5) - 1]
+    b = 1.0 / x[-1] + (1.0 - torch.sqrt(m / (j - 0.5))) / (_GPD_PRIOR_B * quartile)
+    k = torch.log1p(-b[:, None] * x).mean(-1)
+    profile = n * (torch.log(-b / k) - k - 1.0)
+    weights = torch.softmax(profile, dim=0)
+    b_hat = (b * weights).sum()
+    k_hat = torch.log1p(-b_hat * x).mean()
+    sigma = -k_hat / b_hat
+    k_hat = (n * k_hat + _GPD_PRIOR_K * 0.5) / (n + _GPD_PRIOR_K)
+    return k_hat.item(), sigma.item()
