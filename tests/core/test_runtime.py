@@ -253,3 +253,13 @@ def test_register_after_use_and_static_or_class_method_handlers():
     with Tagger():
         v = pyro.param("p", torch.tensor(2.5))
     assert values == [v] and v.item() == 2.5
+
+
+def test_util_torch_float_and_jit_iter():
+    from pyro.util import jit_iter, torch_float
+
+    assert torch_float(3) == 3.0 and isinstance(torch_float(3), float)
+    t = torch_float(torch.tensor([1, 2]))
+    assert t.dtype == torch.float32 and t.tolist() == [1.0, 2.0]
+    parts = jit_iter(torch.arange(6.0).reshape(3, 2))
+    assert isinstance(parts, list) and len(parts) == 3 and parts[2].tolist() == [4.0, 5.0]

@@ -110,6 +110,18 @@ def torch_isinf(x: Union[torch.Tensor, numbers.Number]) -> Union[bool, torch.Ten
     return (x == math.inf).any() | (x == -math.inf).any()
 
 
+def torch_float(x: Union[torch.Tensor, float, int]) -> Union[torch.Tensor, float]:
+    """``x`` as floating point: a tensor through ``.float()``, a number through ``float``."""
+    return x.float() if isinstance(x, torch.Tensor) else float(x)
+
+
+def jit_iter(tensor: torch.Tensor) -> list:
+    """The slices of ``tensor`` along its first dim, as a list, without the JIT tracer's warning
+    about iterating over a tensor."""
+    with ignore_jit_warnings():
+        return list(tensor)
+
+
 def _caller(filename: Optional[str], lineno: Optional[int]) -> Tuple[str, int]:
     # Where the user called warn_if_nan / warn_if_inf (two frames up), unless they said.
     if filename is None or lineno is None:
