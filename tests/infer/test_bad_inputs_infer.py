@@ -286,3 +286,12 @@ def test_fit_generalized_pareto_lives_in_ops_stats():
     from pyro.ops.stats import fit_generalized_pareto
 
     assert via_psis is fit_generalized_pareto
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"model": 3}, r"^Predictive: model must be a callable, got int 3$"),
+    ({"model": _two_latents, "guide": "g"}, r"^Predictive: guide must be a callable or None, got str 'g'$"),
+])
+def test_predictive_model_and_guide_must_be_callable(kwargs, words):
+    with pytest.raises(TypeError, match=words):
+        Predictive(num_samples=2, **kwargs)

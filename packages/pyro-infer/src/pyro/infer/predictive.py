@@ -12,6 +12,7 @@ import torch
 
 import pyro
 from pyro import poutine
+from pyro.infer.arg_checks import check_callable
 from pyro.infer.util import arg_structure_key, plate_nesting
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import prune_subsample_sites
@@ -88,6 +89,8 @@ class Predictive(torch.nn.Module):
                  guide: Optional[Callable] = None, num_samples: Optional[int] = None,
                  return_sites: Iterable[str] = (), parallel: bool = False) -> None:
         super().__init__()
+        check_callable("Predictive", "model", model)
+        check_callable("Predictive", "guide", guide, optional=True)
         if posterior_samples is None:
             if num_samples is None:
                 raise ValueError("Predictive: give posterior_samples or num_samples")
