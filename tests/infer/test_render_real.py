@@ -103,3 +103,10 @@ def test_plot_losses_writes_a_png_with_the_curve_and_the_final_marker(tmp_path):
     final = state / (1 - 0.9 ** len(losses))
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert texts == [f"{final:.4g}"] and math.isclose(float(texts[0]), final, rel_tol=1e-3)
+
+
+def test_a_missing_dot_program_names_what_to_install(tmp_path, monkeypatch):
+    # without Graphviz's executables on PATH, graphviz raises ExecutableNotFound; we say what to do
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"the Graphviz 'dot' program was not found; .*apt-get install graphviz"):
+        pyro.render_model(model, model_args=(DATA,), filename=str(tmp_path / "m.png"))

@@ -279,7 +279,16 @@ def render_model(model: Callable, model_args: Union[tuple, List[tuple], None] = 
     if filename is not None:
         from pathlib import Path
 
-        graph.render(filename=str(Path(filename).with_suffix("")), format=fmt, cleanup=True)
+        try:
+            graph.render(filename=str(Path(filename).with_suffix("")), format=fmt, cleanup=True)
+        except Exception as e:
+            # graphviz.ExecutableNotFound (a RuntimeError) when the ``dot`` program is missing
+            if type(e).__name__ != "ExecutableNotFound":
+                raise
+            from pyro.infer.graph_render import _MISSING_GRAPHVIZ
+
+            raise RuntimeError(f"render_model(filename={str(filename)!r}): the Graphviz 'dot' "
+                               f"program was not found; {_MISSING_GRAPHVIZ}") from e
     return graph
 
 
