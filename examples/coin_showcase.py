@@ -1,9 +1,10 @@
-"""Is the coin fair? The Beta-Bernoulli model fitted by stochastic variational inference.
+"""Is the coin fair? The Beta-Bernoulli model fitted by variational inference and by NUTS.
 
-The showcase of the README. It fits the same model twice, with a hand-written Beta guide and
-with an automatic guide (AutoNormal), prints each learned posterior beside the exact one
-(the Beta prior is conjugate, so the posterior is known in closed form), and then draws
-posterior predictive figures with Predictive and compares them with the exact Beta-Binomial.
+The showcase of the README. It fits the same model twice by SVI, with a hand-written Beta guide
+and with an automatic guide (AutoNormal), then samples it with NUTS (four chains run as one
+batch), prints each posterior beside the exact one (the Beta prior is conjugate, so the
+posterior is known in closed form) with the chains' diagnostics, and then draws posterior
+predictive figures with Predictive and compares them with the exact Beta-Binomial.
 With the pyro-infer[render,plot] extras (and the Graphviz ``dot`` program) it also writes the
 AutoNormal fit's loss curve (``plot_losses``) and a drawing of the model (``render_model``)
 into the output folder.
@@ -25,7 +26,7 @@ import torch
 import pyro
 import pyro.distributions as dist
 from pyro.distributions import constraints
-from pyro.infer import SVI, Predictive, Trace_ELBO, plot_losses
+from pyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO, plot_losses
 from pyro.infer.autoguide import AutoNormal
 from pyro.optim import Adam
 
@@ -115,6 +116,17 @@ def main() -> None:
     draws = Predictive(model, guide=auto, num_samples=20000, return_sites=["fairness"])(DATA)["fairness"]
     print(f"AutoNormal  ({args.steps} SVI steps, {seconds:.1f} s): median {auto.median(DATA)['fairness'].item():.4f}"
           f"  mean {draws.mean().item():.4f}  std {draws.std().item():.4f}\n")
+
+    pyro.set_rng_seed(args.seed)
+    start = time.perf_counter()
+    mcmc = MCMC(NUTS(model), num_samples=1000, warmup_steps=500, num_chains=4, disable_progbar=True)
+    mcmc.run(DATA)
+    seconds = time.perf_counter() - start
+    fairness = mcmc.get_samples()["fairness"]
+    print(f"NUTS        (4 chains x 1,000 draws, {seconds:.1f} s): mean {fairness.mean().item():.4f}"
+          f"  std {fairness.std().item():.4f}")
+    mcmc.summary(prob=0.9)
+    print()
 
     # Posterior predictive: heads in the next 10 tosses, from the Beta guide.
     pyro.clear_param_store()
