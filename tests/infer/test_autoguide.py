@@ -7,6 +7,7 @@ import torch
 
 import pyro
 from pyro import poutine
+from pyro.infer import SVI, Trace_ELBO
 from pyro.infer.autoguide import (
     AutoDelta,
     AutoNormal,
@@ -205,3 +206,42 @@ def test_guides_pickle_and_keep_the_model_out_of_their_modules():
         assert names and all(n.split(".")[0] in ("locs", "scales", "z_unconstrained") for n in names)
         copy = pickle.loads(pickle.dumps(guide))
         assert type(copy) is cls and isinstance(copy.model, _ModuleModel)
+
+
+def _subsampled_model(data):
+    def model():
+        with pyro.plate("N", 40, subsample_size=8) as idx:
+            z = pyro.sample("z", D.Normal(0.0, 1.0))
+            pyro.sample("x", D.Normal(z, 1.0), obs=data[idx])
+
+    return model
+
+
+@pytest.mark.parametrize("cls", [AutoNormal, AutoDelta])
+def test_guide_plates_subsample_as_the_model_does(cls):
+    # the guide's plate takes the model's subsample_size (as Pyro's does): one step draws 8 of
+    # the 40 entries and moves exactly their parameters
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    model = _subsampled_model(torch.randn(40))
+    guide = cls(model)
+    trace = poutine.trace(guide).get_trace()
+    assert trace.nodes["N"]["value"].shape == (8,) and trace.nodes["z"]["value"].shape == (8,)
+    before = {k: v.detach().clone() for k, v in pyro.get_param_store().items()}
+    assert all(v.shape == (40,) for v in before.values())
+    SVI(model, guide, pyro.optim.SGD({"lr": 0.01}), Trace_ELBO()).step()
+    for name, value in pyro.get_param_store().items():
+        assert int((value.detach() != before[name]).sum()) == 8, name
+
+
+def test_subsampled_autodelta_reaches_every_entrys_mode():
+    # MAP of z_i given x_i is x_i / 2; plain SGD halves each sampled entry's error
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    data = torch.randn(40)
+    model = _subsampled_model(data)
+    guide = AutoDelta(model)
+    svi = SVI(model, guide, pyro.optim.SGD({"lr": 0.05}), Trace_ELBO())
+    for _ in range(300):
+        svi.step()
+    assert (pyro.param("AutoDelta.z").detach() - data / 2).abs().max() < 1e-3

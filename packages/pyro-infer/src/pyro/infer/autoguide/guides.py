@@ -140,7 +140,10 @@ class AutoGuide(SiteParams, torch.nn.Module):
             plates = {p.name: p for p in made}
         for name, frame in self._prototype_frames.items():
             if name not in plates:
-                plates[name] = pyro.plate(name, frame.full_size or frame.size, dim=frame.dim)
+                # the model's subsample size too, so the guide draws the indices the model replays
+                full = frame.full_size or frame.size
+                plates[name] = pyro.plate(name, full, dim=frame.dim,
+                                          subsample_size=frame.size if full != frame.size else None)
         self.plates = plates
         return plates
 
