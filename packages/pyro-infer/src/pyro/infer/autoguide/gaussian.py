@@ -15,7 +15,6 @@ Only the dense backend is here: the precision is assembled as one matrix.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -31,7 +30,6 @@ from pyro.infer.autoguide.continuous import _check_init_scale
 from pyro.infer.autoguide.guides import AutoGuide
 from pyro.infer.autoguide.initialization import init_to_feasible
 from pyro.infer.autoguide.layout import LatentLayout, LatentSlot
-from pyro.infer.autoguide.structured import _create_plates
 
 Site = Dict[str, Any]
 _BACKENDS = ("dense", "funsor")
@@ -127,10 +125,6 @@ class AutoGaussian(AutoGuide):
         self.dependencies: Dict[str, Dict[str, set]] = {}
         for kind in ("locs", "scales", "white_vecs", "prec_sqrts"):
             setattr(self, kind, ParamBank(f"{self._pyro_name}.{kind}"))
-
-    def _create_plates(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        self.plates = _create_plates(self, args, kwargs)
-        return self.plates
 
 
 class AutoGaussianDense(AutoGaussian):
@@ -267,9 +261,7 @@ class AutoGaussianDense(AutoGaussian):
         result = {}
         for slot, aux_value in self._layout.unpack(aux, plate_aligned=True):
             value, log_density = self._constrain(slot, aux_value)
-            with contextlib.ExitStack() as stack:
-                for frame in slot.site["cond_indep_stack"]:
-                    stack.enter_context(plates[frame.name])
+            with self._site_plates(slot.site, plates):
                 result[slot.name] = pyro.sample(
                     slot.name, dist.Delta(value, log_density=log_density,
                                           event_dim=slot.event_dim))

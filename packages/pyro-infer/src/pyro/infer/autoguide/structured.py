@@ -9,7 +9,6 @@ callable), adds the *dependencies* on the noises of earlier sites (a learned lin
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import torch
@@ -219,10 +218,6 @@ class AutoStructured(AutoGuide):
     def _param(self, kind: str, name: str) -> torch.Tensor:
         return _params.value(self._param_slots[kind, name])
 
-    def _create_plates(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
-        self.plates = _create_plates(self, args, kwargs)
-        return self.plates
-
     # --- drawing ----------------------------------------------------------------------------------
     def _needed(self, save_params: Optional[Iterable[str]]) -> List[str]:
         if save_params is None:
@@ -306,9 +301,7 @@ class AutoStructured(AutoGuide):
         plates = self._create_plates(*args, **kwargs)
         result = {}
         for name, info in self._sites.items():
-            with contextlib.ExitStack() as stack:
-                for frame in info.site["cond_indep_stack"]:
-                    stack.enter_context(plates[frame.name])
+            with self._site_plates(info.site, plates):
                 result[name] = pyro.sample(name, deltas[name])
         return result
 
@@ -322,23 +315,6 @@ class AutoStructured(AutoGuide):
         with torch.no_grad():
             return {name: info.transform(self._param("locs", name).reshape(info.shape)).detach()
                     for name, info in self._sites.items()}
-
-
-def _create_plates(guide: AutoGuide, args: tuple, kwargs: dict) -> Dict[str, Any]:
-    """The guide's plates: the user's ``create_plates`` ones, then one per model plate (with
-    the model's subsample size, so that the model replays the guide's indices)."""
-    plates: Dict[str, Any] = {}
-    if guide.create_plates is not None:
-        made = guide.create_plates(*args, **kwargs)
-        if not isinstance(made, (list, tuple)):
-            made = [made]
-        plates = {p.name: p for p in made}
-    for name, frame in sorted(guide._prototype_frames.items()):
-        if name not in plates:
-            full = frame.full_size or frame.size
-            subsample_size = frame.size if full != frame.size else None
-            plates[name] = pyro.plate(name, full, subsample_size=subsample_size, dim=frame.dim)
-    return plates
 
 
 def _check_conditional(where: str, cond: Any) -> None:

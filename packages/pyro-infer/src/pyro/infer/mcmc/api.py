@@ -141,17 +141,23 @@ class MCMC:
         names = list(draws[0]) if draws else []
         return {k: torch.stack([d[k] for d in draws]) for k in names}
 
+    def _base_params(self) -> Optional[Params]:
+        """The initial params every chain starts from: the runner's, or for a
+        ``potential_fn`` kernel the kernel's own (repeated per chain)."""
+        base = self.initial_params
+        if base is None and getattr(self.kernel, "model", None) is None:
+            base = getattr(self.kernel, "initial_params", None)
+            if base is not None and self.num_chains > 1:
+                base = {k: v.expand((self.num_chains,) + v.shape) for k, v in base.items()}
+        return base
+
     def run(self, *args: Any, **kwargs: Any) -> None:
         """Run every chain on the model's arguments ``args``/``kwargs``."""
         import pyro
 
         self._args, self._kwargs = args, kwargs
         self._diagnostics = []
-        base = self.initial_params
-        if base is None and getattr(self.kernel, "model", None) is None:
-            base = getattr(self.kernel, "initial_params", None)
-            if base is not None and self.num_chains > 1:
-                base = {k: v.expand((self.num_chains,) + v.shape) for k, v in base.items()}
+        base = self._base_params()
         validation = (pyro.validation_enabled(False) if self.disable_validation
                       else contextlib.nullcontext())
         chains = None
@@ -342,11 +348,7 @@ class StreamingMCMC(MCMC):
         self._args, self._kwargs = args, kwargs
         self._diagnostics = []
         self._chain_stats = []
-        base = self.initial_params
-        if base is None and getattr(self.kernel, "model", None) is None:
-            base = getattr(self.kernel, "initial_params", None)
-            if base is not None and self.num_chains > 1:
-                base = {k: v.expand((self.num_chains,) + v.shape) for k, v in base.items()}
+        base = self._base_params()
         validation = (pyro.validation_enabled(False) if self.disable_validation
                       else contextlib.nullcontext())
         kernel = self.kernel
