@@ -61,3 +61,32 @@ def test_jit_loss_and_grads_equal_eager(Jit, Eager, m, g):
             for p in params:
                 p -= 0.1
     assert "_jit_cache" in jit.__dict__
+
+
+def test_jit_enum_elbo_raises_no_tracer_warning_from_the_framework():
+    import warnings
+
+    from pyro import poutine
+    from pyro.infer import JitTraceEnum_ELBO, config_enumerate
+    from pyro.infer.autoguide import AutoDelta
+
+    data = torch.cat([torch.randn(20) - 2, torch.randn(20) + 2])
+
+    @config_enumerate
+    def model():
+        w = pyro.sample("w", dist.Dirichlet(torch.ones(2)))
+        locs = pyro.sample("locs", dist.Normal(0.0, 5.0).expand([2]).to_event(1))
+        with pyro.plate("N", 40):
+            z = pyro.sample("z", dist.Categorical(w))
+            pyro.sample("x", dist.Normal(locs[z], 1.0), obs=data)
+
+    pyro.clear_param_store()
+    guide = AutoDelta(poutine.block(model, expose=["w", "locs"]))
+    svi = pyro.infer.SVI(model, guide, pyro.optim.Adam({"lr": 0.05}), JitTraceEnum_ELBO(max_plate_nesting=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        svi.step()
+        svi.step()
+    ours = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)
+            and ("/pyro/" in w.filename or "opt_einsum" in w.filename)]
+    assert not ours, [(w.filename, w.lineno, str(w.message)[:60]) for w in ours]

@@ -90,6 +90,10 @@ class CompiledFunction:
         example += [leaf for leaf, t in zip(leaves, is_tensor) if t]
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_DEPRECATION, category=DeprecationWarning)
+            # The framework's own shape bookkeeping (plates, enumeration dims, contraction paths)
+            # is traced as constants on purpose; its tracer warnings tell the user nothing.
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning,
+                                    module=r"(pyro|opt_einsum)\.")
             if self.ignore_warnings:
                 # Here, not pyro.util.ignore_jit_warnings: that one acts only inside the traced
                 # function, and the tracer's check (check_trace) warns after tracing ends.

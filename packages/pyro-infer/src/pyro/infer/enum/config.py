@@ -16,14 +16,18 @@ def _enumeration_config(default: Optional[str], expand: bool, num_samples: Optio
     def config_fn(msg: Dict[str, Any]) -> Dict[str, Any]:
         if msg["type"] != "sample" or msg["is_observed"]:
             return {}
-        if site_is_subsample(msg) or "enumerate" in msg["infer"]:
+        if site_is_subsample(msg):
             return {}
+        # A key the site sets itself wins; only the missing ones are filled in (as Pyro).
+        own = msg["infer"]
         if num_samples is not None:
             # Monte Carlo enumeration: every latent site, discrete or not, gets n draws.
-            return {"enumerate": default, "expand": expand, "num_samples": num_samples,
-                    "tmc": tmc}
+            return {"enumerate": own.get("enumerate", default),
+                    "num_samples": own.get("num_samples", num_samples),
+                    "expand": own.get("expand", expand), "tmc": own.get("tmc", tmc)}
         if getattr(msg["fn"], "has_enumerate_support", False):
-            return {"enumerate": default, "expand": expand}
+            return {"enumerate": own.get("enumerate", default),
+                    "expand": own.get("expand", expand)}
         return {}
 
     return config_fn
@@ -38,8 +42,8 @@ def config_enumerate(guide: Optional[Callable] = None, default: Optional[str] = 
     ``infer={"enumerate": default, "expand": expand}``. With ``num_samples`` every unobserved
     site, discrete or not, is instead enumerated over that many independent draws (Monte Carlo
     enumeration): ``{"enumerate": default, "expand": expand, "num_samples": num_samples,
-    "tmc": tmc}``. Sites that already set ``infer["enumerate"]`` themselves keep their own
-    setting.
+    "tmc": tmc}``. A key a site already sets in its own ``infer`` (``enumerate``, ``expand``,
+    ``num_samples``, ``tmc``) keeps the site's value; only the missing keys are filled in.
 
     Usable as ``config_enumerate(guide)``, as a bare decorator ``@config_enumerate``, or with
     options ``@config_enumerate(default="sequential")``.

@@ -21,7 +21,8 @@ def _sequential_escape(partial: Any, msg: Dict[str, Any]) -> bool:
 def iter_discrete_traces(graph_type: str, fn: Callable, *args: Any, **kwargs: Any) -> Iterator[Any]:
     """Run ``fn`` once per joint value of its sites marked ``infer={"enumerate": "sequential"}``.
 
-    Yields one full trace per combination of values (depth-first, in support order). Sites
+    Yields one full trace per combination of values, depth-first with the last support
+    value of each site first (Pyro's order). Sites
     enumerated in parallel, and all other sites, are left to the handlers around ``fn``.
 
     Args:
@@ -53,8 +54,8 @@ def iter_discrete_traces(graph_type: str, fn: Callable, *args: Any, **kwargs: An
                 record["infer"] = dict(site["infer"])
                 ext.add_node(site["name"], **record)
                 new_traces.append(ext)
-            # Depth-first in support order: push in reverse.
-            stack.extend(reversed(new_traces))
+            # Depth-first; the last support value is explored first, the order Pyro yields.
+            stack.extend(new_traces)
             continue
         yield tr
 
