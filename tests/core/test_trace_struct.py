@@ -36,12 +36,12 @@ def fixed_trace():
 def test_node_views():
     tr = poutine.trace(model).get_trace()
     assert list(tr.nodes) == ["_INPUT", "p", "z", "k", "data", "obs", "_RETURN"]
-    assert tr.stochastic_nodes == ["z", "k"]
+    assert tr.stochastic_nodes == ["z", "k", "data"]  # subsample sites included, as Pyro's
     assert tr.observation_nodes == ["obs"]
     assert tr.param_nodes == ["p"]
     assert tr.reparameterized_nodes == ["z"]
-    assert tr.nonreparam_stochastic_nodes == ["k"]
-    assert [name for name, _ in tr.iter_stochastic_nodes()] == ["z", "k"]
+    assert tr.nonreparam_stochastic_nodes == ["k", "data"]
+    assert [name for name, _ in tr.iter_stochastic_nodes()] == ["z", "k", "data"]
     assert "z" in tr and len(tr) == 7 and list(iter(tr)) == list(tr.nodes)
     assert site_is_subsample(tr.nodes["data"]) and not site_is_subsample(tr.nodes["z"])
     pruned = prune_subsample_sites(tr)
@@ -186,9 +186,11 @@ def test_format_shapes_table():
         ["Param", "Sites:"],
         ["w", "4", "5"],
         ["Sample", "Sites:"],
-        ["data", "plate", "3", "|"],
+        ["data", "dist", "|"],
+        ["value", "3", "|"],
+        ["log_prob", "|"],
         ["x", "dist", "3", "|", "2"],
-        ["value", "3", "2", "|"],
+        ["value", "3", "|", "2"],
         ["log_prob", "3", "|"],
     ]
     short = tr.format_shapes(last_site="w")

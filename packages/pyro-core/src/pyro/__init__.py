@@ -137,6 +137,7 @@ __all__ = [
     "random_module",
     "sample",
     "set_rng_seed",
+    "settings",
     "subsample",
     "validation_enabled",
 ]

@@ -274,13 +274,13 @@ class plate(PlateMessenger):
 
 def iarange(*args: Any, **kwargs: Any) -> plate:
     """Pyro 0.1 name of a vectorized :class:`plate`; use ``plate``."""
-    warn_once("iarange", "pyro.iarange is deprecated; use pyro.plate instead")
+    warn_once("iarange", "pyro.iarange is deprecated; use pyro.plate instead", DeprecationWarning)
     return plate(*args, **kwargs)
 
 
 def irange(*args: Any, **kwargs: Any) -> plate:
     """Pyro 0.1 name of a sequential :class:`plate`; use ``plate``."""
-    warn_once("irange", "pyro.irange is deprecated; use pyro.plate instead")
+    warn_once("irange", "pyro.irange is deprecated; use pyro.plate instead", DeprecationWarning)
     return plate(*args, **kwargs)
 
 

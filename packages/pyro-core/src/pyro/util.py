@@ -192,3 +192,52 @@ def warn_once(key: str, message: str, category: type = FutureWarning) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
         warnings.warn(message, category, stacklevel=3)
+
+
+def check_traces_match(trace1: Any, trace2: Any) -> None:
+    """Check that two traces have the same sample sites, each with the same shape.
+
+    Warns (``UserWarning``, Pyro's "Model vars changed: ... vs ...") when the sets of sample
+    site names differ, then compares the sites both traces have.
+
+    Raises:
+        ValueError: a shared site's distribution shape (``batch_shape + event_shape``; the
+            value's shape for a site without a distribution) differs between the traces.
+    """
+    vars1 = {name for name, site in trace1.nodes.items() if site["type"] == "sample"}
+    vars2 = {name for name, site in trace2.nodes.items() if site["type"] == "sample"}
+    if vars1 != vars2:
+        warnings.warn(f"Model vars changed: {sorted(vars1)} vs {sorted(vars2)}")
+    for name in sorted(vars1 & vars2):
+        shape1 = _site_shape(trace1.nodes[name])
+        shape2 = _site_shape(trace2.nodes[name])
+        if shape1 != shape2:
+            raise ValueError(f"Site dims disagree at site '{name}': {shape1} vs {shape2}")
+
+
+def _site_shape(site: Dict[str, Any]) -> torch.Size:
+    fn = site["fn"]
+    if hasattr(fn, "batch_shape") and hasattr(fn, "event_shape"):
+        return torch.Size(fn.batch_shape + fn.event_shape)
+    value = site["value"]
+    return value.shape if isinstance(value, torch.Tensor) else torch.Size()
+
+
+# Pyro's pyro.util also holds the trace checks that the ELBOs run; here they live in
+# pyro-infer, which pyro-core cannot import eagerly, so they resolve on first use (a missing
+# pyro-infer raises the ModuleNotFoundError that names the package to install).
+_INFER_CHECKS = {
+    "check_model_guide_match": ("pyro.infer.util", "check_model_guide_match"),
+    "check_site_shape": ("pyro.infer.util", "check_site_shape"),
+    "check_if_enumerated": ("pyro.infer.util", "warn_if_enumerated"),
+    "check_traceenum_requirements": ("pyro.infer.enum.checks", "check_traceenum_requirements"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _INFER_CHECKS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'pyro.util' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(target[0]), target[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 import weakref
 from typing import Any, Callable, Dict, ItemsView, Iterable, Iterator, KeysView, Optional, Set, Tuple, TypedDict, Union
 
@@ -231,11 +232,24 @@ class ParamStoreDict:
         return self._params.get(name)
 
     def get_all_param_names(self) -> KeysView[str]:
-        """Return all parameter names."""
+        """Return all parameter names (deprecated, as in Pyro: use :meth:`keys`)."""
+        warnings.warn(
+            "ParamStore.get_all_param_names() is deprecated; use .keys() instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._params.keys()
 
     def replace_param(self, param_name: str, new_param: torch.Tensor, old_param: torch.Tensor) -> None:
-        """Replace ``old_param`` (the current constrained value of ``param_name``) by ``new_param``."""
+        """Replace ``old_param`` (the current constrained value of ``param_name``) by ``new_param``.
+
+        Deprecated, as in Pyro: use ``store[param_name] = new_param``.
+        """
+        warnings.warn(
+            "ParamStore.replace_param() is deprecated; use .__setitem__() instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         unconstrained = getattr(old_param, "unconstrained", None)
         current = self._params.get(param_name)
         if current is None or (unconstrained is not None and unconstrained() is not current):

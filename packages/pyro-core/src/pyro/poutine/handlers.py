@@ -185,6 +185,10 @@ def queue(fn: Optional[Callable] = None, queue: Any = None, max_tries: Optional[
 def __getattr__(name: str) -> Any:
     """Handlers that other packages register (``enum``, ``collapse``, ``reparam`` from
     pyro-infer) are attributes here too, as in Pyro's ``pyro.poutine.handlers``."""
+    if name.startswith("__"):
+        # ``from pyro.poutine.handlers import x`` asks for ``__path__``: no plugin look-up
+        # (and no plugin import) for the import machinery's questions.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from pyro.plugins import resolve
 
     return resolve("handlers", name, __name__)

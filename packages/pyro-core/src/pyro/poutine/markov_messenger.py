@@ -15,7 +15,9 @@ class MarkovMessenger(ReentrantMessenger):
 
     Each entry of the context is one step; every sample site records, in
     ``msg["infer"]["_markov_scope"]``, a Counter of the names of the sites visible to it (its own
-    step and the ``history`` steps before, in its chain and in every chain enclosing it).
+    step and the ``history`` steps before, in its chain and in every chain enclosing it; unlike
+    Pyro, a step of an outer chain does not hold the sites of the inner chains run in it), and in
+    ``msg["infer"]["_markov_depth"]`` the number of markov contexts enclosing it.
     Enumeration uses it to recycle tensor dims of sites that left the scope. Without
     enumeration the handler changes nothing.
 
@@ -75,12 +77,17 @@ class MarkovMessenger(ReentrantMessenger):
         # Every enclosing markov context adds the sites of its window to the site's scope, so a
         # site of an inner chain also sees the current steps of the outer chains; only the
         # innermost context records the site in its own step (the outer chains' windows hold
-        # their own sites, not those of the inner chains of earlier steps).
+        # their own sites, not those of the inner chains of earlier steps), which is the scope
+        # our enumeration reads to give Pyro's dims. ``_markov_depth`` counts the enclosing
+        # markov contexts, as in Pyro.
         infer = msg["infer"]
         scope = infer.get("_markov_scope")
         innermost = scope is None
         if innermost:
             scope = infer["_markov_scope"] = Counter()
+            infer["_markov_depth"] = 1
+        else:
+            infer["_markov_depth"] = infer.get("_markov_depth", 0) + 1
         for step in self._steps[max(0, self._pos - self.history): self._pos + 1]:
             scope.update(step)
         if innermost:

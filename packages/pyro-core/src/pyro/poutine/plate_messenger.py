@@ -34,6 +34,10 @@ class CondIndepStackFrame(NamedTuple):
     def subsample_size(self) -> int:
         return self.size
 
+    def __str__(self) -> str:
+        # As in Pyro: ``str(frame)`` is the plate's name; ``repr`` shows every field.
+        return self.name
+
 
 class _Subsample(torch.distributions.Distribution):
     """The distribution of a plate's index subsample: a uniform random subset without replacement.
@@ -183,9 +187,10 @@ class PlateMessenger(Messenger):
         self._vectorized = False
         self.dim = None
         for i in self.indices.tolist():
+            # As in Pyro, the counter is advanced before each iteration (the first one is 1).
+            self.counter += 1
             with self:
                 yield i
-            self.counter += 1
 
     def __len__(self) -> int:
         if self.subsample_size < 0:

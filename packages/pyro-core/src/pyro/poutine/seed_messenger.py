@@ -11,6 +11,9 @@ from pyro.util import get_rng_state, set_rng_seed, set_rng_state
 class SeedMessenger(Messenger):
     """Seed torch's, Python's and (if installed) NumPy's generators on entry; restore on exit.
 
+    As in Pyro, the messenger handles no site, so it does not go on the handler stack: inside
+    ``seed`` alone, ``am_i_wrapped()`` is false and the primitives take their fast path.
+
     Args:
         rng_seed: the seed.
     """
@@ -24,8 +27,7 @@ class SeedMessenger(Messenger):
     def __enter__(self) -> "SeedMessenger":
         self._old_state = get_rng_state()
         set_rng_seed(self.rng_seed)
-        return super().__enter__()
+        return self
 
     def __exit__(self, *args: Any) -> None:
         set_rng_state(self._old_state)
-        return super().__exit__(*args)

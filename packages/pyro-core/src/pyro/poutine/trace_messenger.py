@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Optional
 
 from pyro.poutine.messenger import Messenger, check_callable
-from pyro.poutine.runtime import QUERY_TYPES
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import site_is_subsample
+
+_TRACED_TYPES = frozenset({"sample", "param"})
 
 
 def _independent(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
@@ -73,7 +74,9 @@ class TraceMessenger(Messenger):
             self.trace.add_node("_INPUT", **inputs)
 
     def _postprocess_message(self, msg: Dict[str, Any]) -> None:
-        if msg["type"] in QUERY_TYPES or (self.param_only and msg["type"] != "param"):
+        # As in Pyro, only sample and param sites are recorded: queries, pyro.subsample's
+        # nameless message and other effectful calls leave no node.
+        if msg["type"] not in _TRACED_TYPES or (self.param_only and msg["type"] != "param"):
             return
         self.trace._add_site(msg["name"], msg.copy())
 

@@ -8,8 +8,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 import torch
 
 from pyro.ops.score_parts import scale_and_mask
+from pyro.poutine._shape_table import format_trace_shapes
 from pyro.poutine.site_densities import raw_log_prob, site_log_prob, site_score_parts
-from pyro.poutine.util import site_is_subsample
 
 
 def _all_sites(name: str, site: Dict[str, Any]) -> bool:
@@ -158,9 +158,12 @@ class Trace:
 
     # ----- views --------------------------------------------------------------------------
     def iter_stochastic_nodes(self) -> Iterator[tuple]:
-        """Iterate over ``(name, site)`` of sample sites that are not observed or subsample sites."""
+        """Iterate over ``(name, site)`` of the unobserved sample sites.
+
+        As in Pyro, plate subsample sites are included; ``prune_subsample_sites`` drops them.
+        """
         for name, site in self.nodes.items():
-            if site["type"] == "sample" and not site["is_observed"] and not site_is_subsample(site):
+            if site["type"] == "sample" and not site["is_observed"]:
                 yield name, site
 
     @property
@@ -241,46 +244,22 @@ class Trace:
         return ValueError(f"{error}\n{self.format_shapes(last_site=name)}")
 
     def detach_(self) -> None:
-        """Detach every site value in place (keeps values, drops their autograd history)."""
+        """Detach the value of every sample site in place (drops its autograd history).
+
+        As in Pyro, param sites and the return value keep theirs.
+        """
         for site in self.nodes.values():
             value = site.get("value")
-            if isinstance(value, torch.Tensor):
+            if site["type"] == "sample" and isinstance(value, torch.Tensor):
                 site["value"] = value.detach()
 
     # ----- debugging ----------------------------------------------------------------------
     def format_shapes(self, title: str = "Trace Shapes:", last_site: Optional[str] = None) -> str:
-        """Return a table of every site's batch and event shapes, for debugging shape errors.
+        """Return a table of every site's shapes, for debugging shape errors (as Pyro prints it).
 
-        Rows: one per param site (its value's shape) and two per sample site (the distribution's
-        ``batch_shape | event_shape``, then the value's shape, and the log_prob's shape when
-        :meth:`compute_log_prob` ran). Plates are listed first with their sizes.
+        Rows: one per param site (its value's shape), then per sample site (plate subsample sites
+        included) the distribution's ``batch_shape | event_shape``, the value's shape split the
+        same way, and the log_prob's shape when :meth:`compute_log_prob` ran. With
+        ``last_site`` the table stops after that site.
         """
-        rows: List[List[str]] = [[title, "", "", ""], ["Param Sites:", "", "", ""]]
-        for name, site in self.nodes.items():
-            if site["type"] == "param":
-                rows.append([name, "", "", " ".join(map(str, site["value"].shape))])
-            if name == last_site:
-                break
-        rows.append(["Sample Sites:", "", "", ""])
-        for name, site in self.nodes.items():
-            if site["type"] == "sample" and not site_is_subsample(site):
-                fn = site["fn"]
-                batch = " ".join(map(str, getattr(fn, "batch_shape", ())))
-                event = " ".join(map(str, getattr(fn, "event_shape", ())))
-                rows.append([name + " dist", batch, "|", event])
-                value = site["value"]
-                vshape = value.shape if isinstance(value, torch.Tensor) else ()
-                rows.append(["value", " ".join(map(str, vshape)), "|", ""])
-                if "log_prob" in site and isinstance(site["log_prob"], torch.Tensor):
-                    rows.append(["log_prob", " ".join(map(str, site["log_prob"].shape)), "|", ""])
-            elif site["type"] == "sample":
-                rows.append([name + " plate", str(site["fn"].size), "|", ""])
-            if name == last_site:
-                break
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
-        lines = []
-        for r in rows:
-            lines.append(
-                f"{r[0]:>{widths[0]}} {r[1]:>{widths[1]}} {r[2]:^{widths[2]}} {r[3]:<{widths[3]}}".rstrip()
-            )
-        return "\n".join(lines)
+        return format_trace_shapes(self.nodes, title, last_site)
