@@ -219,7 +219,8 @@ class MCMC:
         batched, energy_and_grad = compiled_potential(potential_fn, prototype, layout,
                                                       self.num_chains, plate_nesting(prototype), z)
         kernel.potential_fn, kernel.transforms = potential_fn, transforms
-        runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps, energy_and_grad)
+        runner = VectorizedNUTS(kernel, batched, z, self.warmup_steps, energy_and_grad,
+                                num_samples=self.num_samples)
         total = self.warmup_steps + self.num_samples
         bar = progress_bar(total, "Warmup", self.disable_progbar)
         hook = self.hook_fn

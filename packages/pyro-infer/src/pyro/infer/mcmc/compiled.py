@@ -117,11 +117,57 @@ def _functional(func: Any) -> Any:
     return getattr(packet, func._overloadname, None) if packet is not None else None
 
 
+# Ops that return their first (or, commutative, either) tensor operand when the other operand
+# is this number: x * 1, x / 1, x + 0, x - 0, x ** 1 (the autograd engine and the scoring of
+# standard distributions make many).
+_NEUTRAL = {"aten.mul.Tensor": (1, True), "aten.mul.Scalar": (1, True),
+            "aten.div.Tensor": (1, False), "aten.div.Scalar": (1, False),
+            "aten.add.Tensor": (0, True), "aten.add.Scalar": (0, True),
+            "aten.sub.Tensor": (0, False), "aten.sub.Scalar": (0, False),
+            "aten.pow.Tensor_Scalar": (1, False)}
+_SAME_SHAPE_VIEWS = {"aten.view.default", "aten.reshape.default", "aten._unsafe_view.default",
+                     "aten.expand.default"}
+
+
+def _identity_of(func: Any, recorded: List[Tuple[str, Any]], template: List[Tuple[str, Any]],
+                 outs: List[Optional[int]], alive: List[torch.Tensor],
+                 constants: List[torch.Tensor]) -> Optional[Tuple[str, Any]]:
+    """The operand an op returns unchanged (same shape and dtype), or ``None``."""
+    name = str(func)
+    if len(outs) != 1 or outs[0] is None or outs[0] >= len(alive):
+        return None
+    out = alive[outs[0]]
+
+    def same(k: int) -> bool:
+        kind, i = recorded[k]
+        return (kind == "s" and i < len(alive) and alive[i].shape == out.shape
+                and alive[i].dtype == out.dtype)
+
+    if name in _SAME_SHAPE_VIEWS:
+        return template[0] if same(0) else None
+    neutral = _NEUTRAL.get(name)
+    if neutral is None or len(template) < 2:
+        return None
+    value, commutative = neutral
+    # (The swapped order only without an ``alpha``: add(0, x, alpha=2) is 2 x.)
+    for k in ((0, 1), (1, 0)) if commutative and len(template) == 2 else ((0, 1),):
+        kind, other = template[k[1]]
+        if kind == "c" and constants[other].dim() == 0 and constants[other].is_floating_point():
+            other = float(constants[other])
+        elif kind != "v" or not isinstance(other, (int, float)) or isinstance(other, bool):
+            continue
+        if other == value and same(k[0]):
+            return template[k[0]]
+    return None
+
+
 def _simplify(recorder: _Recorder, out_slots: List[int]) -> Tuple[List[Any], List[int], int]:
     """The recorded steps with in-place ops made out-of-place (where the written tensor shares
     its memory with no other), what does not depend on the inputs precomputed (the model's
-    constants), no-op aliases dropped and unused steps removed. Left as recorded when an op
-    writes in a way this cannot undo."""
+    constants), no-op aliases dropped and unused steps removed. Where nothing writes in place,
+    ops that return an operand unchanged (``x * 1``, ``x + 0``, a view to the same shape) are
+    dropped and an op repeated on the same operands is computed once. Left as recorded when
+    an op writes in a way this cannot undo."""
     steps = recorder.steps
     unchanged = (steps, out_slots, recorder.num_slots)
     num_inputs = recorder.num_inputs
@@ -136,8 +182,10 @@ def _simplify(recorder: _Recorder, out_slots: List[int]) -> Tuple[List[Any], Lis
     kept = []
     made = num_inputs  # the slots made before the current step
     aliases = set(_ALIASES)
-    if not any(func._schema.is_mutable for func, _, _, _ in steps):
+    pure = not any(func._schema.is_mutable for func, _, _, _ in steps)
+    if pure:
         aliases.add("aten.clone.default")  # a copy is an alias where nothing writes in place
+    seen: Dict[Tuple[Any, str, str], List[int]] = {}
 
     def resolve(kind: str, i: Any) -> Tuple[str, Any]:
         while kind == "s" and i in rename:
@@ -174,6 +222,19 @@ def _simplify(recorder: _Recorder, out_slots: List[int]) -> Tuple[List[Any], Lis
                 constants.append(value)
                 rename[slot] = ("c", len(constants) - 1)
             continue
+        if pure:
+            same = _identity_of(func, recorded, template, outs, alive, constants)
+            if same is not None:
+                rename[outs[0]] = same
+                continue
+            if torch.Tag.nondeterministic_seeded not in func.tags:
+                key = (func, repr(template), str(spec))
+                earlier = seen.get(key)
+                if earlier is not None:  # the same op on the same values: computed already
+                    for slot, prev in zip(outs, earlier):
+                        rename[slot] = ("s", prev)
+                    continue
+                seen[key] = outs
         kept.append((func, template, spec, outs))
     outputs = [resolve("s", s) for s in out_slots]
     if any(kind != "s" for kind, _ in outputs):

@@ -1,32 +1,34 @@
-"""Several NUTS chains as one batch: the chain is a batch dim of the model, trees in lockstep.
+"""Several NUTS chains as one batch: the chain is a batch dim of the potential.
 
-The model runs once per leapfrog step for every chain, inside an extra plate (the chain dim,
-left of the model's own plates), so the Python work of the model and the autograd graph are
-paid once for all chains. A model that does not broadcast over that plate (``x @ w``) has its
-single-chain potential mapped over the chains with ``torch.func.vmap`` instead. Each chain keeps
-its own step size, mass matrix (diagonal or dense), adaptation, tree and random choices; the
-trees are built in lockstep, leaf by leaf, and a chain whose subtree or tree has ended is
-masked until the others finish. The result has the same distribution as running the chains one
-after another.
+The batched potential and gradient come, in order of preference, from the single-chain
+potential's recorded ops applied to the batch (:mod:`~pyro.infer.mcmc.batch_graph`), from the
+model run once inside an extra plate (the chain dim, left of the model's own plates) when it
+broadcasts over it, or from the single-chain potential mapped with ``torch.func.vmap``; each
+is checked at the start against the model run alone, chain by chain. When none works (a model
+that reads a value, enumeration, ...), :class:`NotVectorizable` is raised and the runner falls
+back to sequential chains.
 
-The batched potential and its gradient, and then one whole leaf (leapfrog step, energy error,
-progressive sampling and masking), are compiled by :mod:`~pyro.infer.mcmc.compiled` where the
-model is static. :func:`compiled_potential` checks at the start that the batched model gives
-every chain the same potential and gradient as the model run alone; when neither route does
-(a model that reads a value, enumeration, ...), :class:`NotVectorizable` is raised and the
-runner falls back to sequential chains.
+Each chain keeps its own step size, mass matrix (diagonal or dense), adaptation, tree and
+random choices. The transitions run on the tensor state machine of
+:mod:`~pyro.infer.mcmc.nuts_machine`: one compiled graph advances every chain by one leaf,
+each at its own point of its own tree, and a chain whose transition ends is adapted here and
+starts its next one while the others go on. The result has the same distribution as running
+the chains one after another.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import torch
 
+from pyro.infer.mcmc import nuts_machine
 from pyro.infer.mcmc.adaptation import WarmupAdapter
+from pyro.infer.mcmc.batch_graph import Unbatchable, batch_recorded
 from pyro.infer.mcmc.compiled import capture, capture_fn, check_points
-from pyro.infer.mcmc.hmc import MAX_ENERGY_ERROR, _Layout
+from pyro.infer.mcmc.hmc import _Layout
 from pyro.infer.mcmc.potential import PotentialEnergy, _SubstituteAndScore
 from pyro.poutine.plate_messenger import PlateMessenger
 
@@ -160,6 +162,22 @@ class _VmapPotential:
         return energy.detach(), grad
 
 
+class _RecordedPotential(_VmapPotential):
+    """The single-chain potential mapped over the chain dim another way: its recorded ops
+    (forward and backward) each applied to the whole batch by a rule
+    (:mod:`~pyro.infer.mcmc.batch_graph`)."""
+
+    def __init__(self, energy: PotentialEnergy, layout: _Layout,
+                 energy_and_grad: Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]
+                 ) -> None:
+        super().__init__(energy, layout)
+        self._batched = energy_and_grad
+
+    def energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(C,)`` potentials at ``z`` of shape ``(C, D)`` and their ``(C, D)`` gradients."""
+        return self._batched(z)
+
+
 def _single_energy_and_grad(energy: PotentialEnergy, layout: _Layout
                             ) -> Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]]:
     def energy_grad(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -172,16 +190,41 @@ def _single_energy_and_grad(energy: PotentialEnergy, layout: _Layout
     return energy_grad
 
 
+def _agrees(compiled: Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]],
+            single: Callable[[torch.Tensor], Tuple[torch.Tensor, torch.Tensor]],
+            points: List[torch.Tensor]) -> bool:
+    """Whether the batched ``compiled`` gives each chain its own potential and gradient."""
+    for z in points:
+        e, g = compiled(z)
+        for c in range(z.shape[0]):
+            e1, g1 = single(z[c])
+            if not (torch.allclose(e[c], e1, rtol=1e-4, atol=1e-4)
+                    and torch.allclose(g[c], g1, rtol=1e-4, atol=1e-4)):
+                return False
+    return True
+
+
 def compiled_potential(energy: PotentialEnergy, prototype: Any, layout: _Layout,
                        num_chains: int, nesting: int, z: torch.Tensor) -> Tuple[Any, Any]:
     """``(potential, compiled energy_and_grad or None)`` of the chains as a batch.
 
-    The chain dim goes in as a plate when the model broadcasts over it (checked per chain,
-    then compiled if :func:`~pyro.infer.mcmc.compiled.capture` allows it); otherwise the
-    single-chain potential is mapped with ``torch.func.vmap``, which is used only compiled
-    and after the same per-chain check. Raises :class:`NotVectorizable` when neither works.
+    First choice: the single-chain potential's recorded ops applied to the batch
+    (:func:`~pyro.infer.mcmc.batch_graph.batch_recorded`: the fewest ops). Then the chain dim
+    as a plate when the model broadcasts over it (compiled if
+    :func:`~pyro.infer.mcmc.compiled.capture` allows it, else eager: a model whose ops depend
+    on the values). Last, the single-chain potential mapped with ``torch.func.vmap`` (used
+    only compiled). Each is checked per chain against the model run alone. Raises
+    :class:`NotVectorizable` when none works.
     """
     points = check_points(z, 2)
+    single = _single_energy_and_grad(energy, layout)
+    try:
+        recorded = _RecordedPotential(energy, layout, batch_recorded(single, z))
+        compiled = capture(recorded.energy_and_grad, z, points)
+        if compiled is not None and _agrees(compiled, single, [z, points[0]]):
+            return recorded, compiled
+    except Unbatchable:
+        pass
     try:
         potential: Any = batched_potential(energy, prototype, layout, num_chains, nesting, z)
     except NotVectorizable:
@@ -192,20 +235,15 @@ def compiled_potential(energy: PotentialEnergy, prototype: Any, layout: _Layout,
     compiled = capture(potential.energy_and_grad, z, points)
     if compiled is None:
         raise NotVectorizable("the model neither batches nor maps over the chain dim")
-    single = _single_energy_and_grad(energy, layout)
-    e, g = compiled(z)
-    for c in range(num_chains):
-        e1, g1 = single(z[c])
-        if not (torch.allclose(e[c], e1, rtol=1e-4, atol=1e-4)
-                and torch.allclose(g[c], g1, rtol=1e-4, atol=1e-4)):
-            raise NotVectorizable("the mapped model disagrees with the model run alone")
+    if not _agrees(compiled, single, [z]):
+        raise NotVectorizable("the mapped model disagrees with the model run alone")
     return potential, compiled
 
 
-def _logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    m = torch.maximum(a, b)
-    m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    return torch.where(torch.isfinite(m), m_safe + ((a - m_safe).exp() + (b - m_safe).exp()).log(), m)
+#: How many transitions a chain may run ahead of the draws handed out (its extra draws wait in
+#: a queue; a chain that far ahead idles until the others catch up).
+MAX_LEAD = 64
+_BLOCK = 256  # random draws made at once, in leaves
 
 
 class VectorizedNUTS:
@@ -217,10 +255,14 @@ class VectorizedNUTS:
         potential: the batched potential.
         z: initial flat positions ``(C, D)``.
         warmup_steps: warm-up steps.
+        energy_and_grad: the compiled batched potential and gradient (``None``: eager).
+        num_samples: the draws after warm-up that will be asked for, if known: no chain
+            then runs past ``warmup_steps + num_samples`` transitions.
     """
 
     def __init__(self, kernel: Any, potential: Any, z: torch.Tensor, warmup_steps: int,
-                 energy_and_grad: Optional[Callable[[torch.Tensor], Any]] = None) -> None:
+                 energy_and_grad: Optional[Callable[[torch.Tensor], Any]] = None,
+                 num_samples: Optional[int] = None) -> None:
         self.kernel = kernel
         self.potential = potential
         self._batched = energy_and_grad or potential.energy_and_grad
@@ -228,10 +270,12 @@ class VectorizedNUTS:
         # The whole leaf is compiled only over a compiled potential (the model is static).
         self._compile_leaf = energy_and_grad is not None
         self._compiled_leaf: Optional[Callable[..., Tuple[torch.Tensor, ...]]] = None
+        self._compiled_begin: Optional[Callable[..., Tuple[torch.Tensor, ...]]] = None
         single = _single_energy_and_grad(potential.energy, potential.layout)
         self._single = capture(single, z[0], check_points(z[0], 2)) or single
         self.num_chains, self.dim = z.shape
         self.warmup_steps = warmup_steps
+        self._last = None if num_samples is None else warmup_steps + num_samples
         self.max_tree_depth = kernel._max_tree_depth
         self.t = 0
         self.z = z
@@ -240,7 +284,6 @@ class VectorizedNUTS:
             raise NotVectorizable("non-finite initial energy")
         self.masses = [kernel._new_mass(potential.layout, z.dtype, z.device, fresh=True)
                        for _ in range(self.num_chains)]
-        self._dense = self.masses[0].dense
         self.adapters: List[WarmupAdapter] = []
         base = kernel._adapter
         for c in range(self.num_chains):
@@ -251,64 +294,39 @@ class VectorizedNUTS:
                         find_reasonable_step_size_fn=self._step_size_finder(c))
             self.adapters.append(a)
         self._stack_masses()
+        self._stack_step_sizes()
         self.divergences: List[List[int]] = [[] for _ in range(self.num_chains)]
         self.accept_cnt = [0] * self.num_chains
         self.mean_accept = [0.0] * self.num_chains
+        # Each chain's finished transitions not yet handed out: (z, accept prob, moved, div).
+        self._queues: List[Deque[Tuple[torch.Tensor, float, bool, bool]]] = [
+            deque() for _ in range(self.num_chains)]
+        self._finished = [0] * self.num_chains  # transitions each chain has finished
+        self._idle = [True] * self.num_chains  # between transitions (waiting for begin)
+        self._log_u: Tuple[torch.Tensor, ...] = ()
+        self._noise: Tuple[torch.Tensor, ...] = ()
+        self._draw_index = 0
+        self.state = nuts_machine.initial_state(z, self.energy, self.grad, self.max_tree_depth)
 
     # ----- batched pieces -------------------------------------------------------------------
     def _energy_and_grad(self, z: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         return self._batched(z)
 
-    def _eager_leaf(self, z: torch.Tensor, r: torch.Tensor, grad: torch.Tensor, v: torch.Tensor,
-                    step: torch.Tensor, inverse: torch.Tensor, h0: torch.Tensor,
-                    live: torch.Tensor, log_w: torch.Tensor, prop_z: torch.Tensor,
-                    prop_e: torch.Tensor, prop_g: torch.Tensor, sum_accept: torch.Tensor,
-                    leaves: torch.Tensor, diverging: torch.Tensor, r_sum: torch.Tensor,
-                    log_u: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """One leapfrog leaf of every live chain and its bookkeeping (masked chains keep
-        their state); ``log_u`` is the log-uniform draw of the progressive sampling."""
-        dense = self._dense
-
-        def velocity(x: torch.Tensor) -> torch.Tensor:
-            return (inverse @ x.unsqueeze(-1)).squeeze(-1) if dense else inverse * x
-
-        lv = live.unsqueeze(-1)
-        r1 = r - 0.5 * step * grad
-        z1 = torch.where(lv, z + step * velocity(r1), z)  # masked chains stay put (finite)
-        e1, g1 = self._eager_batched(z1)
-        r1 = r1 - 0.5 * step * g1
-        v1 = velocity(r1)
-        delta = e1 + 0.5 * (r1 * v1).sum(-1) - h0
-        delta = torch.where(torch.isnan(delta), torch.full_like(delta, math.inf), delta)
-        sum_accept = sum_accept + torch.where(live, torch.exp(torch.clamp(-delta, max=0.0)),
-                                              torch.zeros_like(delta))
-        leaves = leaves + live.to(delta.dtype)
-        div = live & (delta > MAX_ENERGY_ERROR)
-        diverging = diverging | div
-        valid = live & ~div
-        vl = valid.unsqueeze(-1)
-        leaf_w = torch.where(valid, -delta, torch.full_like(delta, -math.inf))
-        new_w = _logaddexp(log_w, leaf_w)
-        take = valid & (log_u < leaf_w - new_w)
-        tk = take.unsqueeze(-1)
-        prop_z = torch.where(tk, z1, prop_z)
-        prop_e = torch.where(take, e1, prop_e)
-        prop_g = torch.where(tk, g1, prop_g)
-        log_w = torch.where(valid, new_w, log_w)
-        z = torch.where(vl, z1, z)
-        r = torch.where(vl, r1, r)
-        grad = torch.where(vl, g1, grad)
-        v = torch.where(vl, v1, v)
-        r_sum = torch.where(vl, r_sum + r, r_sum)
-        return (z, r, grad, v, log_w, prop_z, prop_e, prop_g, sum_accept, leaves, diverging,
-                r_sum, valid)
+    def _eager_leaf(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """:func:`~pyro.infer.mcmc.nuts_machine.leaf` over the eager batched potential, as a
+        function of tensors (the state, step sizes, inverse masses, uniforms) for capture."""
+        k = len(nuts_machine.FIELDS)
+        state, done = nuts_machine.leaf(self._eager_batched, self.max_tree_depth, args[:k],
+                                        *args[k:])
+        return state + (done,)
 
     def _leaf(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """:meth:`_eager_leaf`, compiled into one graph on its first call when it can be."""
         if self._compiled_leaf is None:
-            g = torch.Generator(device=args[0].device).manual_seed(0)
-            moved = (args[0] + 0.1 * torch.randn(args[0].shape, generator=g,
-                                                 dtype=args[0].dtype, device=args[0].device),)
+            tip = args[0]
+            g = torch.Generator(device=tip.device).manual_seed(0)
+            moved = (tip + 0.1 * torch.randn(tip.shape, generator=g, dtype=tip.dtype,
+                                             device=tip.device),)
             compiled = None
             if self._compile_leaf:
                 compiled = capture_fn(self._eager_leaf, args, [moved + args[1:]])
@@ -316,28 +334,30 @@ class VectorizedNUTS:
         return self._compiled_leaf(*args)
 
     def _fast_eager_leaf(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        eager = self._eager_batched
-        self._eager_batched = self._batched
-        try:
-            return self._eager_leaf(*args)
-        finally:
-            self._eager_batched = eager
+        k = len(nuts_machine.FIELDS)
+        state, done = nuts_machine.leaf(self._batched, self.max_tree_depth, args[:k], *args[k:])
+        return state + (done,)
+
+    def _eager_begin(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        k = len(nuts_machine.FIELDS)
+        return nuts_machine.begin(args[:k], *args[k:])
+
+    def _begin(self, *args: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        if self._compiled_begin is None:
+            noise = args[-2]
+            self._compiled_begin = capture_fn(
+                self._eager_begin, args, [args[:-2] + (noise + 1.0, args[-1] - 0.5)]
+            ) or self._eager_begin
+        return self._compiled_begin(*args)
 
     def _stack_masses(self) -> None:
         self._inverses = [m.inverse for m in self.masses]
         self.inverse = torch.stack(self._inverses)
         self.factor = torch.stack([m._momentum_factor for m in self.masses])
 
-    def _velocity(self, r: torch.Tensor) -> torch.Tensor:
-        if self._dense:
-            return (self.inverse @ r.unsqueeze(-1)).squeeze(-1)
-        return self.inverse * r
-
-    def _momentum(self) -> torch.Tensor:
-        eps = torch.randn(self.num_chains, self.dim, dtype=self.z.dtype, device=self.z.device)
-        if self._dense:
-            return (self.factor @ eps.unsqueeze(-1)).squeeze(-1)
-        return self.factor * eps
+    def _stack_step_sizes(self) -> None:
+        self.eps = torch.tensor([a.step_size for a in self.adapters], dtype=self.z.dtype,
+                                device=self.z.device)
 
     def _step_size_finder(self, c: int) -> Callable[[], float]:
         kernel = self.kernel
@@ -376,108 +396,85 @@ class VectorizedNUTS:
 
         return find
 
-    # ----- one transition of every chain ----------------------------------------------------
+    # ----- transitions ----------------------------------------------------------------------
     def sample(self) -> torch.Tensor:
-        """Advance every chain by one NUTS transition; return the positions ``(C, D)``."""
+        """Hand out the next transition of every chain; return the positions ``(C, D)``.
+
+        The chains advance leaf by leaf until each has a finished transition queued (a chain
+        ahead of the others keeps going, up to :data:`MAX_LEAD` transitions)."""
+        queues = self._queues
         with torch.no_grad():
-            accept_prob, moved, diverged = self._transition()
+            while not all(queues):
+                self._advance()
         t = self.t
+        out = []
         for c in range(self.num_chains):
+            z, accept_prob, moved, diverged = queues[c].popleft()
+            out.append(z)
+            if t >= self.warmup_steps:
+                n = t - self.warmup_steps + 1
+                self.mean_accept[c] += (accept_prob - self.mean_accept[c]) / n
+                self.accept_cnt[c] += int(moved)
+                if diverged:
+                    self.divergences[c].append(t - self.warmup_steps)
+        self.t += 1
+        return torch.stack(out)
+
+    def _draws(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The next leaf's log-uniforms ``(C, 4)`` (three for the leaf, one for a new
+        transition's first direction) and standard normals ``(C, D)`` (for its momenta), drawn
+        in blocks: a draw per leaf would cost more than the slicing."""
+        i = self._draw_index
+        if i == len(self._log_u):
+            C, dtype, device = self.num_chains, self.z.dtype, self.z.device
+            self._log_u = torch.rand(_BLOCK, C, 4, dtype=dtype, device=device).log().unbind(0)
+            self._noise = torch.randn(_BLOCK, C, self.dim, dtype=dtype, device=device).unbind(0)
+            i = 0
+        self._draw_index = i + 1
+        return self._log_u[i], self._noise[i]
+
+    def _advance(self) -> None:
+        """Start the idle chains that may start, then one leaf of every chain."""
+        log_u, noise = self._draws()
+        last = self._last
+        start = [idle and done - self.t < MAX_LEAD and (last is None or done < last)
+                 for idle, done in zip(self._idle, self._finished)]
+        if True in start:
+            mask = torch.tensor(start, device=self.z.device)
+            self.state = self._begin(*self.state, mask, self.inverse, self.factor, noise,
+                                     log_u[:, 3])
+            self._idle = [i and not s for i, s in zip(self._idle, start)]
+        elif all(self._idle):
+            raise RuntimeError(f"VectorizedNUTS.sample: more than {self._last} transitions "
+                               f"asked for (warmup_steps + num_samples)")
+        out = self._leaf(*self.state, self.eps, self.inverse, log_u[:, :3])
+        self.state = out[:-1]
+        done = out[-1].tolist()
+        if True in done:
+            self._finish(done)
+
+    def _finish(self, done: List[bool]) -> None:
+        """Queue the transitions that ended at the last leaf and adapt their chains."""
+        fields = dict(zip(nuts_machine.FIELDS, self.state))
+        pz, pg = fields["prop"][:, 0], fields["prop"][:, 2]
+        accepts = (fields["sum_accept"] / fields["n_leaves"].clamp(min=1)).tolist()
+        moved, diverged = torch.stack([fields["moved"], fields["diverged"]]).tolist()
+        self.z, self.energy, self.grad = pz, fields["pe"], pg
+        adapted = False
+        for c in range(self.num_chains):
+            if not done[c]:
+                continue
+            t = self._finished[c]
             if t < self.warmup_steps:
                 a = self.adapters[c]
-                a.step(t, self.z[c], float(accept_prob[c]), self.grad[c])
+                a.step(t, pz[c], accepts[c], pg[c])
                 a.step_size = min(max(a.step_size, self.kernel._min_stepsize),
                                   self.kernel._max_stepsize)
-            else:
-                n = t - self.warmup_steps + 1
-                self.mean_accept[c] += (float(accept_prob[c]) - self.mean_accept[c]) / n
-                self.accept_cnt[c] += int(moved[c])
-                if diverged[c]:
-                    self.divergences[c].append(t - self.warmup_steps)
-        if any(m.inverse is not i for m, i in zip(self.masses, self._inverses)):
-            self._stack_masses()
-        self.t += 1
-        return self.z
-
-    def _transition(self) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        C = self.num_chains
-        dtype, device = self.z.dtype, self.z.device
-        eps = torch.tensor([a.step_size for a in self.adapters], dtype=dtype, device=device)
-        r0 = self._momentum()
-        v0 = self._velocity(r0)
-        h0 = self.energy + 0.5 * (r0 * v0).sum(-1)
-        left = [self.z, r0, self.grad, v0]
-        right = list(left)
-        prop_z, prop_e, prop_g = self.z, self.energy, self.grad
-        log_w = torch.zeros(C, dtype=dtype, device=device)
-        r_sum = r0
-        active = torch.ones(C, dtype=torch.bool, device=device)
-        diverged = torch.zeros(C, dtype=torch.bool, device=device)
-        sum_accept = torch.zeros(C, dtype=dtype, device=device)
-        n_leaves = torch.zeros(C, dtype=dtype, device=device)
-        for depth in range(self.max_tree_depth):
-            forward = torch.rand(C, device=device) < 0.5
-            sign = torch.where(forward, 1.0, -1.0).to(dtype)
-            fw = forward[:, None]
-            start = [torch.where(fw, a, b) for a, b in zip(right, left)]
-            sub = self._subtree(start, (eps * sign)[:, None], depth, h0, active)
-            (end, s_prop, s_log_w, s_r_sum, s_accept, s_leaves, s_turn, s_div) = sub
-            sum_accept = sum_accept + s_accept
-            n_leaves = n_leaves + s_leaves
-            diverged = diverged | (active & s_div)
-            ok = active & ~s_turn & ~s_div
-            take = ok & (torch.rand(C, device=device).log() < s_log_w - log_w)
-            tk = take[:, None]
-            prop_z = torch.where(tk, s_prop[0], prop_z)
-            prop_e = torch.where(take, s_prop[1], prop_e)
-            prop_g = torch.where(tk, s_prop[2], prop_g)
-            log_w = torch.where(ok, _logaddexp(log_w, s_log_w), log_w)
-            okf, okb = (ok & forward)[:, None], (ok & ~forward)[:, None]
-            right = [torch.where(okf, e, x) for e, x in zip(end, right)]
-            left = [torch.where(okb, e, x) for e, x in zip(end, left)]
-            r_sum = torch.where(ok[:, None], r_sum + s_r_sum, r_sum)
-            turning = ((left[3] * r_sum).sum(-1) <= 0) | ((right[3] * r_sum).sum(-1) <= 0)
-            active = ok & ~turning
-            if not bool(active.any()):
-                break
-        moved = (prop_z != self.z).any(-1)
-        self.z, self.energy, self.grad = prop_z, prop_e, prop_g
-        return sum_accept / n_leaves.clamp(min=1), moved, diverged
-
-    def _subtree(self, start: List[torch.Tensor], step: torch.Tensor, depth: int,
-                 h0: torch.Tensor, active: torch.Tensor) -> Tuple[Any, ...]:
-        C = self.num_chains
-        dtype, device = self.z.dtype, self.z.device
-        z, r, grad, v = start
-        prop = [z, h0, grad]
-        log_w = torch.full((C,), -math.inf, dtype=dtype, device=device)
-        r_sum = torch.zeros_like(r)
-        sum_accept = torch.zeros(C, dtype=dtype, device=device)
-        leaves = torch.zeros(C, dtype=dtype, device=device)
-        turning = torch.zeros(C, dtype=torch.bool, device=device)
-        diverging = torch.zeros(C, dtype=torch.bool, device=device)
-        live = active.clone()
-        ck_v: List[Optional[torch.Tensor]] = [None] * (depth + 1)
-        ck_sum: List[Optional[torch.Tensor]] = [None] * (depth + 1)
-        prop_z, prop_e, prop_g = prop
-        leaf = self._leaf
-        inverse = self.inverse
-        for n in range(1 << depth):
-            log_u = torch.rand(C, dtype=dtype, device=device).log()
-            r_sum_before = r_sum
-            (z, r, grad, v, log_w, prop_z, prop_e, prop_g, sum_accept, leaves, diverging,
-             r_sum, valid) = leaf(z, r, grad, v, step, inverse, h0, live, log_w, prop_z, prop_e,
-                                  prop_g, sum_accept, leaves, diverging, r_sum, log_u)
-            for k in range(1, depth + 1):
-                if n % (1 << k) == 0:
-                    ck_v[k], ck_sum[k] = v, r_sum_before
-            for k in range(1, depth + 1):
-                if n % (1 << k) == (1 << k) - 1:
-                    rho = r_sum - ck_sum[k]
-                    turn = ((ck_v[k] * rho).sum(-1) <= 0) | ((v * rho).sum(-1) <= 0)
-                    turning = turning | (valid & turn)
-            live = valid & ~turning
-            if not bool(live.any()):
-                break
-        prop = [prop_z, prop_e, prop_g]
-        return ([z, r, grad, v], prop, log_w, r_sum, sum_accept, leaves, turning, diverging)
+                adapted = True
+            self._queues[c].append((pz[c], accepts[c], moved[c], diverged[c]))
+            self._finished[c] = t + 1
+            self._idle[c] = True
+        if adapted:
+            self._stack_step_sizes()
+            if any(m.inverse is not i for m, i in zip(self.masses, self._inverses)):
+                self._stack_masses()
