@@ -173,3 +173,14 @@ def test_torch_transforms_get_clear_cache_as_in_pyro():
     composed.clear_cache()
     assert t._cached_x_y == (None, None) and composed._cached_x_y == (None, None)
     tt.ExpTransform().clear_cache()  # no cache: nothing to do
+
+
+def test_transformed_distribution_clear_cache_clears_each_transform():
+    # Pyro's flow tutorial calls flow_dist.clear_cache() after every optimizer step
+    t = tt.ExpTransform(cache_size=1)
+    d = torch.distributions.TransformedDistribution(torch.distributions.Normal(0.0, 1.0), [t])
+    x = torch.ones(2)
+    t(x)
+    assert t._cached_x_y[0] is x
+    assert d.clear_cache() is None
+    assert t._cached_x_y == (None, None)

@@ -14,6 +14,10 @@ from pyro.distributions.torch_transform import TransformModule
 from pyro.nn import AutoRegressiveNN
 from pyro.nn.flows import AffineAutoregressive, affine_autoregressive
 
+# One-variable flows warn, as Pyro's do (an autoregressive network over one input).
+pytestmark = pytest.mark.filterwarnings("ignore:ConditionalAutoRegressiveNN input_dim = 1:UserWarning")
+
+
 
 def _flow(input_dim, stable=False, hidden_dims=None, **kwargs):
     hidden_dims = hidden_dims or [4 * input_dim + 3]

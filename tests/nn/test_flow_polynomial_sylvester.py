@@ -21,6 +21,10 @@ from pyro.nn.flows.householder import Householder
 from pyro.nn.flows.polynomial import Polynomial, polynomial
 from pyro.nn.flows.sylvester import Sylvester, sylvester
 
+# One-variable flows warn, as Pyro's do (an autoregressive network over one input).
+pytestmark = pytest.mark.filterwarnings("ignore:ConditionalAutoRegressiveNN input_dim = 1:UserWarning")
+
+
 
 # ----- Polynomial ---------------------------------------------------------------------------------
 def _poly(dim, seed, scale=0.4, hidden=None):

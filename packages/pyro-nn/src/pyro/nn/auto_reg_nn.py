@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -130,6 +131,12 @@ class ConditionalAutoRegressiveNN(nn.Module):
         super().__init__()
         if isinstance(input_dim, int) and input_dim < 1:
             raise ValueError(f"AutoRegressiveNN: input_dim must be >= 1, got {input_dim}")
+        if isinstance(input_dim, int) and input_dim == 1:
+            # Pyro's warning (with its class name, for the unconditional network too): one
+            # variable has nothing to be autoregressive on.
+            warnings.warn(
+                "ConditionalAutoRegressiveNN input_dim = 1. Consider using an affine "
+                "transformation instead.", UserWarning, stacklevel=2)
         if not hidden_dims:
             raise ValueError("AutoRegressiveNN: hidden_dims must name at least one hidden layer")
         set_dims(self, "AutoRegressiveNN", input_dim, context_dim, hidden_dims, param_dims)

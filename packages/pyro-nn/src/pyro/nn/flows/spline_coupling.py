@@ -60,11 +60,7 @@ class SplineCoupling(TransformModule):
                  count_bins: int = 8, bound: float = 3.0, order: str = "linear",
                  identity: bool = False) -> None:
         super().__init__(cache_size=1)
-        if not 0 < split_dim < input_dim:
-            raise ValueError(
-                f"SplineCoupling: split_dim must be in 1..input_dim - 1 = {input_dim - 1}, got "
-                f"{split_dim}"
-            )
+        _check_split_dim(input_dim, split_dim)
         self.input_dim = input_dim
         self.split_dim = split_dim
         self.identity = identity
@@ -114,6 +110,15 @@ class SplineCoupling(TransformModule):
         return log_det
 
 
+def _check_split_dim(input_dim: int, split_dim: int) -> None:
+    """Refuse a split that leaves either part empty (Pyro builds a degenerate network)."""
+    if not 0 < split_dim < input_dim:
+        raise ValueError(
+            f"SplineCoupling: split_dim must be in 1..input_dim - 1 = {input_dim - 1}, got "
+            f"{split_dim}"
+        )
+
+
 def spline_coupling(input_dim: int, split_dim: Optional[int] = None,
                     hidden_dims: Optional[Sequence[int]] = None, count_bins: int = 8,
                     bound: float = 3.0) -> SplineCoupling:
@@ -129,6 +134,7 @@ def spline_coupling(input_dim: int, split_dim: Optional[int] = None,
         split_dim = input_dim // 2
     if hidden_dims is None:
         hidden_dims = [input_dim * 10, input_dim * 10]
+    _check_split_dim(input_dim, split_dim)  # before the hypernet: no zero-width layers built
     upper = input_dim - split_dim
     net = DenseNN(split_dim, list(hidden_dims),
                   param_dims=[upper * n for n in spline_param_dims(count_bins, "linear")])
