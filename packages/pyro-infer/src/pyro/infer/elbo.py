@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 import torch
 
 from pyro.infer.nonfinite import first_nonfinite_site
+from pyro.logger import log
 from pyro.infer.arg_checks import check_count, check_real
 from pyro.infer.util import plate_nesting
 
@@ -106,6 +107,7 @@ class ELBO(metaclass=_ELBOMeta):
         self.max_plate_nesting = plate_nesting(guide_trace, model_trace)
         if self.vectorize_particles and self.num_particles > 1:
             self.max_plate_nesting += 1
+        log.info("Guessed max_plate_nesting = %d", self.max_plate_nesting)
 
     def _vectorized_num_particles(self, fn: Callable) -> Callable:
         """Wrap ``fn`` in the particle plate (size ``num_particles``, dim ``-max_plate_nesting``)."""
@@ -136,7 +138,7 @@ class ELBO(metaclass=_ELBOMeta):
     def _get_vectorized_trace(self, model: Callable, guide: Callable, args: tuple,
                               kwargs: dict) -> Tuple[Any, Any]:
         """Return the traces of one run of all particles at once, under the particle plate."""
-        if self.max_plate_nesting == math.inf and self.num_particles > 1:
+        if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
         return self._get_trace(self._vectorized_num_particles(model),
                                self._vectorized_num_particles(guide), args, kwargs)

@@ -93,7 +93,7 @@ class Predictive(torch.nn.Module):
         check_callable("Predictive", "guide", guide, optional=True)
         if posterior_samples is None:
             if num_samples is None:
-                raise ValueError("Predictive: give posterior_samples or num_samples")
+                raise ValueError("Either posterior_samples or num_samples must be specified.")
             posterior_samples = {}
         sizes = {}
         for name, sample in posterior_samples.items():
@@ -157,12 +157,9 @@ class Predictive(torch.nn.Module):
             reshaped[name] = value.reshape(
                 (n,) + (1,) * max(mpn - len(draw_shape), 0) + tuple(draw_shape))
 
-        def vectorized(*a: Any, **k: Any) -> Any:
-            with pyro.plate(_PREDICTIVE_PLATE, n, dim=-mpn - 1):
-                return masked(*a, **k)
-
-        with torch.no_grad():
-            trace = poutine.trace(poutine.condition(vectorized, reshaped)).get_trace(
+        # The sample plate encloses the trace, as in Pyro: its own site is not recorded.
+        with torch.no_grad(), pyro.plate(_PREDICTIVE_PLATE, n, dim=-mpn - 1):
+            trace = poutine.trace(poutine.condition(masked, reshaped)).get_trace(
                 *args, **kwargs)
         if return_trace:
             return trace
@@ -222,7 +219,7 @@ class Predictive(torch.nn.Module):
 
     def get_samples(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
         """Deprecated alias of calling the object."""
-        warnings.warn("Predictive.get_samples is deprecated; call the Predictive object instead",
+        warnings.warn("The method `.get_samples` has been deprecated in favor of `.forward`.",
                       DeprecationWarning, stacklevel=2)
         return self.forward(*args, **kwargs)
 

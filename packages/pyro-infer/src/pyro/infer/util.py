@@ -228,6 +228,11 @@ def _sample_names(trace: Any) -> Tuple[set, set, set, set]:
     return sites, latent, marked, plates
 
 
+def _set_text(names: Any) -> str:
+    """Site names as Pyro's warnings print them, a set literal (``{'a', 'b'}``), but sorted."""
+    return "{" + ", ".join(repr(n) for n in sorted(names)) + "}"
+
+
 def check_model_guide_match(model_trace: Any, guide_trace: Any,
                             max_plate_nesting: float = math.inf) -> None:
     """Warn about sites the model and guide do not share; raise where their shapes disagree.
@@ -251,16 +256,16 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
     enum_vars = {n for n in model_marked - guide_vars
                  if model_trace.nodes[n]["infer"].get("_enumerate_dim") is not None}
     if aux_vars & model_vars:
-        warnings.warn(f"Found auxiliary vars in the model: {sorted(aux_vars & model_vars)}")
+        warnings.warn(f"Found auxiliary vars in the model: {_set_text(aux_vars & model_vars)}")
     extra = guide_vars - aux_vars - model_vars
     if extra:
         warnings.warn(
             "Found non-auxiliary vars in guide but not model, consider marking these "
-            f"infer={{'is_auxiliary': True}}:\n{sorted(extra)}"
+            f"infer={{'is_auxiliary': True}}:\n{_set_text(extra)}"
         )
     missing = model_vars - guide_vars - enum_vars
     if missing:
-        warnings.warn(f"Found vars in model but not guide: {sorted(missing)}")
+        warnings.warn(f"Found vars in model but not guide: {_set_text(missing)}")
 
     for name in model_vars & guide_vars:
         m_fn = model_trace.nodes[name]["fn"]
@@ -279,14 +284,18 @@ def check_model_guide_match(model_trace: Any, guide_trace: Any,
         m_shape, g_shape = m_batch + tuple(m_event), g_batch + tuple(g_event)
         if m_shape == g_shape:
             continue
-        # Only the plate dims (the rightmost max_plate_nesting batch dims) must agree exactly.
-        nest = len(m_batch) if max_plate_nesting == math.inf else int(max_plate_nesting)
-        m_tail = m_batch[max(len(m_batch) - nest, 0):]
-        g_tail = g_batch[max(len(g_batch) - nest, 0):]
+        # As in Pyro: the rightmost max_plate_nesting batch dims (all of them when it is inf),
+        # left-padded with ones to a common length, must be equal; a size 1 does not broadcast.
+        if max_plate_nesting == math.inf:
+            m_tail, g_tail = m_batch, g_batch
+        else:
+            nest = int(max_plate_nesting)
+            m_tail = m_batch[max(len(m_batch) - nest, 0):]
+            g_tail = g_batch[max(len(g_batch) - nest, 0):]
         width = max(len(m_tail), len(g_tail))
         m_tail = (1,) * (width - len(m_tail)) + m_tail
         g_tail = (1,) * (width - len(g_tail)) + g_tail
-        if any(a != b and a != 1 and b != 1 for a, b in zip(m_tail, g_tail)) or m_event != g_event:
+        if m_tail != g_tail or m_event != g_event:
             raise ValueError(
                 f"Model and guide shapes disagree at site '{name}': "
                 f"{torch.Size(m_shape)} vs {torch.Size(g_shape)}"

@@ -286,7 +286,9 @@ class AutoMultivariateNormal(_AutoLocScale):
 
     def get_posterior(self, *args: Any, **kwargs: Any) -> dist.Distribution:
         """Return ``MultivariateNormal(loc, scale_tril=diag(scale) @ scale_tril)``."""
-        return dist.MultivariateNormal(self.loc, scale_tril=self._full_scale_tril())
+        # Params read in Pyro's order (scale, scale_tril, loc): the guide trace's order.
+        scale_tril = self._full_scale_tril()
+        return dist.MultivariateNormal(self.loc, scale_tril=scale_tril)
 
     def _loc_scale(self, *args: Any, **kwargs: Any) -> Tuple[torch.Tensor, torch.Tensor]:
         return self.loc, self.scale * self.scale_tril.pow(2).sum(-1).sqrt()
@@ -350,9 +352,10 @@ class AutoLowRankMultivariateNormal(_AutoLocScale):
 
     def get_posterior(self, *args: Any, **kwargs: Any) -> dist.Distribution:
         """Return ``LowRankMultivariateNormal(loc, scale[:, None] * cov_factor, scale**2)``."""
+        # Params read in Pyro's order (scale, cov_factor, loc): the guide trace's order.
         scale = self.scale
-        return dist.LowRankMultivariateNormal(self.loc, scale.unsqueeze(-1) * self.cov_factor,
-                                              scale * scale)
+        cov_factor = scale.unsqueeze(-1) * self.cov_factor
+        return dist.LowRankMultivariateNormal(self.loc, cov_factor, scale * scale)
 
     def _loc_scale(self, *args: Any, **kwargs: Any) -> Tuple[torch.Tensor, torch.Tensor]:
         return self.loc, self.scale * (1 + self.cov_factor.pow(2).sum(-1)).sqrt()

@@ -99,14 +99,25 @@ class AutoGuide(SiteParams, torch.nn.Module):
 
     def _declare(self, attr: str, init: torch.Tensor, constraint: Any = constraints.real,
                  event_dim: Optional[int] = None, *, kind: Optional[str] = None,
-                 suffix: bool = True) -> ParamSlot:
-        """Create the parameter ``attr`` (of the bank ``kind`` when given) from ``init``."""
+                 suffix: bool = True) -> Optional[ParamSlot]:
+        """Create the parameter ``attr`` (of the bank ``kind`` when given) from ``init``.
+
+        A guide-level ``attr`` the guide already holds as a buffer (a fixed value, as in the
+        Gaussian that ``laplace_approximation`` returns) stays that buffer: nothing is created
+        and None is returned.
+        """
+        if kind is None and attr in self.__dict__["_buffers"]:
+            return None
         owner = self if kind is None else getattr(self, kind)
         return _params.declare(owner, attr, self._param_name(kind, attr), init, constraint,
                                event_dim, suffix)
 
     def _site_value(self, attr: str) -> torch.Tensor:
-        """Return the constrained value of the guide's own parameter ``attr`` (a param site)."""
+        """Return the constrained value of the guide's own parameter ``attr`` (a param site),
+        or the fixed buffer of that name when the guide holds one."""
+        fixed = self.__dict__["_buffers"].get(attr)
+        if fixed is not None:
+            return fixed
         return _params.value(self.__dict__["_site_slots"][attr])
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:

@@ -6,10 +6,8 @@ from typing import Any, Callable
 
 import torch
 
-import pyro
 import pyro.distributions as dist
 from pyro import poutine
-from pyro.distributions import constraints
 from pyro.infer.autoguide.continuous import AutoContinuous, AutoMultivariateNormal
 from pyro.infer.autoguide.initialization import init_to_median
 
@@ -63,10 +61,10 @@ class AutoLaplaceApproximation(AutoContinuous):
         """Return an :class:`AutoMultivariateNormal` at ``loc`` with the inverse Hessian as covariance.
 
         The Hessian is that of ``-log p(x(u), data) - log |dx/du|`` with respect to the
-        unconstrained latent vector ``u`` at ``loc``. The returned guide's parameters are
-        written to the param store as ``AutoMultivariateNormal.loc``, ``.scale``
-        (``sqrt(diag(cov))``) and ``.scale_tril`` (``cholesky(cov) / scale[:, None]``),
-        replacing any already there.
+        unconstrained latent vector ``u`` at ``loc``. As in Pyro the returned guide is fixed:
+        its ``loc``, ``scale`` (``sqrt(diag(cov))``) and ``scale_tril``
+        (``cholesky(cov) / scale[:, None]``) are buffers of the guide, not parameters, so SVI
+        does not train them and the param store is left as it was.
 
         Args:
             *args, **kwargs: the model's arguments.
@@ -91,19 +89,12 @@ class AutoLaplaceApproximation(AutoContinuous):
         scale = cov.diagonal().sqrt()
 
         gaussian = AutoMultivariateNormal(self.model, init_loc_fn=self.init_loc_fn)
+        # Buffers first: the prototype set-up then makes no parameter of these names.
+        buffers = gaussian.__dict__["_buffers"]
+        buffers["loc"] = loc.detach().clone()
+        buffers["scale"] = scale
+        buffers["scale_tril"] = scale_tril / scale.unsqueeze(-1)
         gaussian._setup_prototype(*args, **kwargs)
-        # Pyro's scale_tril here is a Cholesky factor with rows scaled, not unit diagonal.
-        gaussian.scale_tril_constraint = constraints.lower_cholesky
-        store = pyro.get_param_store()
-        values = {"loc": (loc.detach().clone(), constraints.real),
-                  "scale": (scale, gaussian.scale_constraint),
-                  "scale_tril": (scale_tril / scale.unsqueeze(-1), constraints.lower_cholesky)}
-        for key, (value, constraint) in values.items():
-            name = gaussian._param_name(None, key)
-            if name in store:
-                del store[name]
-            pyro.param(name, value, constraint=constraint)
-            getattr(gaussian, key)  # the guide's nn.Parameter becomes the store's new tensor
         return gaussian
 
 
