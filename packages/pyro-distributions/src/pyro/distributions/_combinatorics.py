@@ -259,7 +259,8 @@ class AssignmentDistribution(TorchDistribution):
         return self._constraint(self.logits.size(1), self._capacity)
 
     def _bethe(self) -> torch.Tensor:
-        raise NotImplementedError
+        """The Bethe approximation of the log partition function; each matching defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no Bethe approximation")
 
     @lazy_property
     def log_partition_function(self) -> torch.Tensor:

@@ -348,7 +348,8 @@ class AffineNormal:
         """A reparameterised draw of ``y``, shape ``sample_shape + batch_shape + (y_dim,)``;
         only once every ``x`` is fixed (``x_dim == 0``), else ``NotImplementedError``."""
         if self.matrix.size(-2) > 0:
-            raise NotImplementedError
+            raise NotImplementedError(
+                f"AffineNormal.rsample: condition on all {self.matrix.size(-2)} x dims first")
         shape = self.batch_shape + self.loc.shape[-1:]
         if noise is None:
             noise = torch.randn(tuple(sample_shape) + tuple(shape), dtype=self.loc.dtype,
