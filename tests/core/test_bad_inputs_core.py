@@ -398,3 +398,59 @@ def test_substitute_naming_its_params_says_nothing():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert poutine.substitute(_one_param, data={"a": torch.full((1,), 4.0)})().item() == 4.0
+
+
+def _observed_model():
+    x = pyro.sample("x", Normal(0.0, 1.0))
+    pyro.sample("y", Normal(x, 1.0), obs=torch.tensor(0.5))
+    return x
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: poutine.condition(_observed_model, data=[1.0]), TypeError,
+     r"^condition expects a dict or a Trace, got list"),
+    (lambda: poutine.markov(_observed_model, history=1.5), TypeError,
+     r"^markov history must be a non-negative int, got float 1\.5"),
+    (lambda: pyro.markov(range(3), history="x"), TypeError,
+     r"^markov history must be a non-negative int, got str 'x'"),
+    (lambda: poutine.escape(_observed_model, escape_fn=42), TypeError,
+     r"^poutine\.escape: escape_fn must be a function of a site's message, got int 42"),
+    (lambda: poutine.queue(_observed_model, queue=42), TypeError,
+     r"^poutine\.queue: queue must be a queue\.Queue-like object .*got int"),
+    (lambda: pyro.enable_validation("yes"), ValueError,
+     r"^pyro\.enable_validation: is_validate must be True or False, got str 'yes'"),
+    (lambda: pyro.set_rng_seed("x"), ValueError, r"^pyro\.set_rng_seed: rng_seed must be an int, got str 'x'"),
+    (lambda: poutine.trace(_observed_model).get_trace().log_prob_sum(site_filter=42), TypeError,
+     r"^Trace\.log_prob_sum: site_filter must be a function \(name, site\) -> bool, got int"),
+])
+def test_more_core_arguments_are_checked_where_they_are_given(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+@pytest.mark.parametrize("run, words", [
+    (lambda: pyro.sample("o", Normal(0.0, 1.0), obs=[1.0]),
+     r"^pyro\.sample: site 'o': the observed value must be a torch\.Tensor \(or a number\), got list \[1\.0\]"),
+    (lambda: poutine.condition(_observed_model, data={"x": [0.0, 1.0]})(),
+     r"^poutine\.condition: site 'x': the observed value must be a torch\.Tensor \(or a number\), got list"),
+])
+def test_observed_values_of_the_wrong_kind_name_the_site(run, words):
+    with pytest.raises(TypeError, match=words):
+        poutine.trace(run).get_trace()
+
+
+def test_valid_observations_histories_and_seeds_are_unchanged():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = poutine.trace(poutine.condition(_observed_model, data={"x": torch.tensor(0.25)})).get_trace()
+        assert tr.nodes["x"]["value"].item() == 0.25 and tr.nodes["x"]["is_observed"]
+        expected = Normal(0.0, 1.0).log_prob(torch.tensor(0.25)) + Normal(0.25, 1.0).log_prob(torch.tensor(0.5))
+        assert torch.allclose(tr.log_prob_sum(), expected)
+        # a number as the observed value of a stochastic function or a distribution is kept
+        assert poutine.trace(lambda: pyro.sample("n", Normal(0.0, 1.0), obs=2.0)).get_trace().nodes["n"]["value"] == 2.0
+        assert poutine.trace(lambda: pyro.sample("f", lambda: 3, obs=[1])).get_trace().nodes["f"]["value"] == [1]
+        assert len(list(pyro.markov(range(3), history=2.0))) == 3
+        pyro.set_rng_seed(3)
+        a = torch.rand(())
+        pyro.set_rng_seed(3)
+        assert torch.rand(()) == a

@@ -19,6 +19,7 @@ from pyro._primitive_checks import (
     check_site_tensor,
     warn_no_module_params,
 )
+from pyro.poutine._handler_checks import check_observed_value
 from pyro.params.param_store import ParamStoreDict, param_with_module_name
 from pyro.poutine.markov_messenger import MarkovMessenger
 from pyro.poutine.plate_messenger import PlateMessenger, plate_stack
@@ -67,6 +68,8 @@ def sample(name: str, fn: Any, *args: Any, obs: Any = None, obs_mask: Optional[t
         _bad_sample_fn(name, fn)
     if type(name) is not str or (infer is not None and (type(infer) is not dict or "enumerate" in infer)):
         check_sample_args(name, infer)
+    if obs is not None and not isinstance(obs, torch.Tensor) and isinstance(fn, torch.distributions.Distribution):
+        check_observed_value("pyro.sample", name, obs)
     if obs_mask is not None:
         return _masked_observe(name, fn, obs, obs_mask, args, infer, kwargs)
     if not _PYRO_STACK:

@@ -25,7 +25,12 @@ _VALIDATION_ENABLED = __debug__
 
 def set_rng_seed(rng_seed: int) -> None:
     """Seed torch's, Python's and (if installed) NumPy's random number generators."""
-    torch.manual_seed(rng_seed)
+    try:
+        torch.manual_seed(rng_seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"pyro.set_rng_seed: rng_seed must be an int, got {type(rng_seed).__name__} {rng_seed!r}"
+        ) from None
     random.seed(rng_seed)
     try:
         import numpy as np
@@ -66,6 +71,8 @@ def enable_validation(is_validate: bool = True) -> None:
     their arguments (or not).
     """
     global _VALIDATION_ENABLED
+    if is_validate not in (True, False):
+        raise ValueError(f"pyro.enable_validation: is_validate must be True or False, got {type(is_validate).__name__} {is_validate!r}")
     _VALIDATION_ENABLED = bool(is_validate)
     torch.distributions.Distribution.set_default_validate_args(is_validate)
 

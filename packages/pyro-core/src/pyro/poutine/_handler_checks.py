@@ -17,6 +17,7 @@ import torch
 __all__ = [
     "check_broadcasts",
     "check_mapping",
+    "check_observed_value",
     "check_predicate",
     "check_prior",
     "check_scale",
@@ -66,6 +67,18 @@ def check_trace(handler: str, argument: str, trace: Any) -> None:
             f"poutine.{handler}: {argument} must be a pyro.poutine.Trace (e.g. from "
             f"poutine.trace(fn).get_trace()), got {type(trace).__name__} {_shown(trace)}"
         )
+
+
+def check_observed_value(where: str, name: str, value: Any) -> None:
+    """Raise ``TypeError`` for an observed value of a distribution's site that is neither a
+    tensor nor a number (a list, an array, a string): it would fail, or be misread, only when
+    the site's density is computed. Call it only for values that are not tensors."""
+    if isinstance(value, numbers.Number):
+        return
+    raise TypeError(
+        f"{where}: site '{name}': the observed value must be a torch.Tensor (or a number), got "
+        f"{type(value).__name__} {_shown(value)}; wrap it with torch.tensor(...)"
+    )
 
 
 def _is_prior(prior: Any) -> bool:

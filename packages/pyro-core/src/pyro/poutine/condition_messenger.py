@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+import torch
+
+from pyro.poutine._handler_checks import check_observed_value
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.trace_struct import Trace
 
@@ -18,7 +21,8 @@ class ConditionMessenger(Messenger):
 
     def __init__(self, data: Any) -> None:
         super().__init__()
-        if not isinstance(data, (dict, Trace)) and not hasattr(data, "__getitem__"):
+        if isinstance(data, (list, tuple, str, bytes, torch.Tensor)) or not (
+                isinstance(data, Trace) or hasattr(data, "__getitem__")):
             raise TypeError(f"condition expects a dict or a Trace, got {type(data).__name__}")
         self.data = data
 
@@ -33,5 +37,8 @@ class ConditionMessenger(Messenger):
             value = self.data[name]
         else:
             return
+        if value is not None and not isinstance(value, torch.Tensor) and isinstance(
+                msg["fn"], torch.distributions.Distribution):
+            check_observed_value("poutine.condition", name, value)
         msg["value"] = value
         msg["is_observed"] = value is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Dict, Iterable, Optional
 
+from pyro.poutine._handler_checks import check_predicate
 from pyro.poutine.block_messenger import BlockMessenger
 from pyro.poutine.broadcast_messenger import BroadcastMessenger
 from pyro.poutine.condition_messenger import ConditionMessenger
@@ -155,6 +156,15 @@ def queue(fn: Optional[Callable] = None, queue: Any = None, max_tries: Optional[
         extend_fn, escape_fn, num_samples: see above; ``num_samples`` is passed to ``extend_fn``.
     """
     check_callable(fn)
+    if not (callable(getattr(queue, "empty", None)) and callable(getattr(queue, "get", None))
+            and callable(getattr(queue, "put", None))):
+        raise TypeError(
+            f"poutine.queue: queue must be a queue.Queue-like object (with empty, get and put) "
+            f"of partial traces, got {type(queue).__name__}"
+        )
+    check_predicate("queue", "escape_fn", escape_fn)
+    if extend_fn is not None and not callable(extend_fn):
+        raise TypeError(f"poutine.queue: extend_fn must be a function, got {type(extend_fn).__name__}")
     max_tries = int(1e6) if max_tries is None else max_tries
     extend_fn = enum_extend if extend_fn is None else extend_fn
     escape_fn = discrete_escape if escape_fn is None else escape_fn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
@@ -31,6 +32,8 @@ class MarkovMessenger(ReentrantMessenger):
 
     def __init__(self, history: int = 1, keep: bool = False, dim: Optional[int] = None,
                  name: Optional[str] = None) -> None:
+        if isinstance(history, bool) or not isinstance(history, numbers.Real) or history != int(history):
+            raise TypeError(f"markov history must be a non-negative int, got {type(history).__name__} {history!r}")
         if history < 0:
             raise ValueError(f"markov history must be >= 0, got {history}")
         if dim is not None and dim >= 0:

@@ -199,6 +199,8 @@ class Trace:
 
         Sites that already carry a ``log_prob`` (from :meth:`compute_log_prob`) reuse it.
         """
+        if not callable(site_filter):
+            raise TypeError(f"Trace.log_prob_sum: site_filter must be a function (name, site) -> bool, got {type(site_filter).__name__}")
         total: Any = 0.0
         for name, site in self.nodes.items():
             if site["type"] != "sample" or not site_filter(name, site):
