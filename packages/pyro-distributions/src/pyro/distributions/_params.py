@@ -10,7 +10,7 @@ import torch
 import torch.distributions as _td
 from torch.distributions.utils import broadcast_all
 
-from pyro.distributions.validation import construction_error
+from pyro.distributions.validation import construction_error, expand_error
 from pyro.distributions.validation import validate_args as _validate_args
 
 
@@ -37,7 +37,8 @@ def expand_params(dist: Any, new: Any, names: Sequence[str], batch_shape: torch.
     parameter, kept as they are.
 
     Raises:
-        ValueError: ``batch_shape`` is not an expansion of the distribution's batch shape.
+        DistributionShapeError: ``batch_shape`` is not an expansion of the distribution's batch
+            shape (a ``ValueError`` and a ``RuntimeError``).
     """
     for i, name in enumerate(names):
         value = getattr(dist, name)
@@ -46,10 +47,7 @@ def expand_params(dist: Any, new: Any, names: Sequence[str], batch_shape: torch.
         try:
             setattr(new, name, value.expand(batch_shape + tail))
         except RuntimeError:
-            raise ValueError(
-                f"{type(dist).__name__}: cannot expand batch_shape {tuple(dist.batch_shape)} to "
-                f"{tuple(batch_shape)}"
-            ) from None
+            raise expand_error(dist, batch_shape) from None
 
 
 def expanded_copy(dist: Any, cls: type, batch_shape: Sequence[int], _instance: Any,

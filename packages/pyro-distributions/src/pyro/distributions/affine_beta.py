@@ -10,6 +10,7 @@ from pyro.distributions import constraints
 from pyro.distributions._params import broadcast_params, check_params
 from pyro.distributions.torch import Beta, TransformedDistribution
 from pyro.distributions.transforms import AffineTransform
+from pyro.distributions.validation import expand_error
 
 
 class AffineBeta(TransformedDistribution):
@@ -47,9 +48,7 @@ class AffineBeta(TransformedDistribution):
         try:
             loc, scale = self.loc.expand(batch_shape), self.scale.expand(batch_shape)
         except RuntimeError:
-            raise ValueError(
-                f"AffineBeta: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         base = self.base_dist.expand(batch_shape)
         TransformedDistribution.__init__(new, base, AffineTransform(loc=loc, scale=scale),
                                          validate_args=False)

@@ -21,6 +21,7 @@ import torch
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import expand_error
 
 __all__ = [
     "CoalescentRateLikelihood",
@@ -271,9 +272,7 @@ class CoalescentTimesWithRate(TorchDistribution):
             new.leaf_times = self.leaf_times.expand(batch_shape + self.leaf_times.shape[-1:])
             new.rate_grid = self.rate_grid.expand(batch_shape + self.rate_grid.shape[-1:])
         except RuntimeError:
-            raise ValueError(
-                f"CoalescentTimesWithRate: cannot expand batch_shape {tuple(self.batch_shape)} "
-                f"to {tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -11,6 +11,7 @@ from torch.distributions.utils import broadcast_all
 
 from pyro.distributions.torch import Beta, Binomial, Dirichlet, Gamma
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import check_tensor_args, check_tensors
 from pyro.ops.special import log_beta as _lbeta, log_binomial as _log_binom
 
 
@@ -27,7 +28,8 @@ class GammaPoisson(TorchDistribution):
     def __init__(self, concentration: Any, rate: Any, validate_args: Any = None) -> None:
         try:
             self.concentration, self.rate = broadcast_all(concentration, rate)
-        except RuntimeError as e:
+        except (RuntimeError, ValueError) as e:
+            check_tensor_args("GammaPoisson", concentration=concentration, rate=rate)
             raise ValueError(f"GammaPoisson: concentration and rate shapes do not broadcast: {e}") from e
         super().__init__(self.concentration.shape, torch.Size(), validate_args=validate_args)
 
@@ -75,7 +77,9 @@ class BetaBinomial(TorchDistribution):
         try:
             self.concentration1, self.concentration0, self.total_count = broadcast_all(
                 concentration1, concentration0, total_count)
-        except RuntimeError as e:
+        except (RuntimeError, ValueError) as e:
+            check_tensor_args(type(self).__name__, concentration1=concentration1,
+                              concentration0=concentration0, total_count=total_count)
             raise ValueError(
                 f"BetaBinomial: concentration1, concentration0 and total_count shapes do not "
                 f"broadcast: {e}"
@@ -146,6 +150,8 @@ class DirichletMultinomial(TorchDistribution):
 
     def __init__(self, concentration: torch.Tensor, total_count: Any = 1, is_sparse: bool = False,
                  validate_args: Any = None) -> None:
+        check_tensors("DirichletMultinomial", concentration=concentration)
+        check_tensor_args("DirichletMultinomial", total_count=total_count)
         if concentration.dim() < 1:
             raise ValueError("DirichletMultinomial: concentration must have at least one dim, got a scalar")
         batch_shape = concentration.shape[:-1]

@@ -8,6 +8,7 @@ import torch
 from torch.distributions import constraints
 
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import check_tensors
 
 
 class Empirical(TorchDistribution):
@@ -27,6 +28,11 @@ class Empirical(TorchDistribution):
 
     def __init__(self, samples: torch.Tensor, log_weights: torch.Tensor,
                  validate_args: Any = None) -> None:
+        check_tensors("Empirical", samples=samples, log_weights=log_weights)
+        if log_weights.dim() < 1:
+            raise ValueError(
+                f"Empirical: log_weights must have at least one dim (one weight per sample), "
+                f"got shape {tuple(log_weights.shape)} (samples: shape {tuple(samples.shape)})")
         self._samples = samples
         self._log_weights = log_weights
         agg = log_weights.dim() - 1
@@ -63,12 +69,24 @@ class Empirical(TorchDistribution):
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
         event_dim = len(self.event_shape)
+        if self._validate_args:
+            self._check_value_shape(value)
         x = value.unsqueeze(value.dim() - event_dim)
         hit = x == self._samples
         if event_dim:
             hit = hit.reshape(hit.shape[: hit.dim() - event_dim] + (-1,)).all(-1)
         logw = self._normalized_log_weights()
         return torch.where(hit, logw, logw.new_tensor(float("-inf"))).logsumexp(-1)
+
+    def _check_value_shape(self, value: torch.Tensor) -> None:
+        shape = value.shape
+        expected = self.batch_shape + self.event_shape
+        tail = shape[len(shape) - len(self.event_shape):] if self.event_shape else torch.Size()
+        if len(shape) < len(self.event_shape) or tail != self.event_shape or any(
+                i != 1 and j != 1 and i != j for i, j in zip(reversed(shape), reversed(expected))):
+            raise ValueError(
+                f"Empirical.log_prob: ``value.shape`` must be {expected} (or broadcast with it, "
+                f"ending in the event_shape {tuple(self.event_shape)}), got {tuple(shape)}")
 
     def enumerate_support(self, expand: bool = True) -> torch.Tensor:
         return self._samples.movedim(self._aggregation_dim, 0)

@@ -9,6 +9,7 @@ from torch.distributions import constraints
 from torch.distributions.transforms import AbsTransform
 
 from pyro.distributions.torch import TransformedDistribution
+from pyro.distributions.validation import check_distribution
 
 
 class FoldedDistribution(TransformedDistribution):
@@ -20,6 +21,7 @@ class FoldedDistribution(TransformedDistribution):
     support = constraints.nonnegative
 
     def __init__(self, base_dist: Any, validate_args: Any = None) -> None:
+        check_distribution("FoldedDistribution", base_dist=base_dist)
         if base_dist.event_shape:
             raise ValueError(
                 f"FoldedDistribution: base_dist must be univariate, got event_shape "

@@ -11,6 +11,7 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch import Normal
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import check_tensors
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -41,14 +42,24 @@ class GroupedNormalNormal(TorchDistribution):
 
     def __init__(self, prior_loc: torch.Tensor, prior_scale: Any, obs_scale: Any,
                  group_idx: torch.Tensor, validate_args: Optional[bool] = None) -> None:
-        if not isinstance(group_idx, torch.Tensor) or group_idx.dim() != 1:
-            raise ValueError("group_idx must be a 1-dimensional tensor of indices.")
-        if group_idx.is_floating_point() or group_idx.is_complex():
-            raise ValueError("group_idx must be a 1-dimensional tensor of indices.")
+        check_tensors("GroupedNormalNormal", prior_loc=prior_loc)
+        if prior_loc.dim() != 1:
+            raise ValueError(
+                f"GroupedNormalNormal: prior_loc must be a vector of shape (G,), one mean per "
+                f"group, got shape {tuple(prior_loc.shape)}")
+        if (not isinstance(group_idx, torch.Tensor) or group_idx.dim() != 1
+                or group_idx.is_floating_point() or group_idx.is_complex()):
+            got = (f"shape {tuple(group_idx.shape)}, dtype {group_idx.dtype}"
+                   if isinstance(group_idx, torch.Tensor) else type(group_idx).__name__)
+            raise ValueError(
+                f"GroupedNormalNormal: group_idx must be a 1-dimensional tensor of indices "
+                f"(integers), got {got}")
         self.num_groups = prior_loc.size(0)
         if group_idx.numel() and (group_idx.min() < 0 or group_idx.max() >= self.num_groups):
-            raise ValueError("Each index in group_idx must be an integer in the inclusive range "
-                             "[0, prior_loc.size(0) - 1].")
+            raise ValueError(
+                f"GroupedNormalNormal: Each index in group_idx must be an integer in the "
+                f"inclusive range [0, prior_loc.size(0) - 1] = [0, {self.num_groups - 1}], got "
+                f"indices from {int(group_idx.min())} to {int(group_idx.max())}")
         self.prior_loc = prior_loc
         self.prior_scale = torch.as_tensor(prior_scale, dtype=prior_loc.dtype,
                                            device=prior_loc.device).expand(prior_loc.shape)

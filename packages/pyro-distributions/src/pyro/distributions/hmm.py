@@ -22,6 +22,13 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch import Categorical, Gamma, MultivariateNormal
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import (
+    DistributionArgumentTypeError,
+    check_distribution,
+    check_tensors,
+    construction_error,
+    inner_error,
+)
 from pyro.ops.gaussian import (
     Gaussian,
     gaussian_tensordot,
@@ -211,18 +218,21 @@ class DiscreteHMM(HiddenMarkovModel):
     def __init__(self, initial_logits: torch.Tensor, transition_logits: torch.Tensor,
                  observation_dist: Any, validate_args: Optional[bool] = None,
                  duration: Optional[int] = None) -> None:
+        check_tensors("DiscreteHMM", initial_logits=initial_logits,
+                      transition_logits=transition_logits)
+        check_distribution("DiscreteHMM", observation_dist=observation_dist)
         if initial_logits.dim() < 1:
             raise ValueError(
-                "expected initial_logits to have at least one dim, actual shape = "
+                "DiscreteHMM: expected initial_logits to have at least one dim, actual shape = "
                 f"{initial_logits.shape}")
         if transition_logits.dim() < 2:
             raise ValueError(
-                "expected transition_logits to have at least two dims, actual shape = "
-                f"{transition_logits.shape}")
+                "DiscreteHMM: expected transition_logits to have at least two dims, actual "
+                f"shape = {transition_logits.shape}")
         if len(observation_dist.batch_shape) < 1:
             raise ValueError(
-                "expected observation_dist to have at least one batch dim, actual .batch_shape = "
-                f"{observation_dist.batch_shape}")
+                "DiscreteHMM: expected observation_dist to have at least one batch dim, actual "
+                f".batch_shape = {observation_dist.batch_shape}")
         S = initial_logits.size(-1)
         sizes = {"initial_logits.shape[-1]": S,
                  "transition_logits.shape[-2]": transition_logits.size(-2),
@@ -565,6 +575,9 @@ def _check_linear_parts(name: str, initial_dist: Any, transition_matrix: torch.T
                         observation_dist: Any, duration: Optional[int]) -> tuple:
     """Validate the five parts of a linear state-space model; return ``(H, O, batch_shape,
     time, duration)``."""
+    check_distribution(name, initial_dist=initial_dist, transition_dist=transition_dist,
+                       observation_dist=observation_dist)
+    check_tensors(name, transition_matrix=transition_matrix, observation_matrix=observation_matrix)
     shapes = (f"initial_dist: batch {tuple(initial_dist.batch_shape)} event "
               f"{tuple(initial_dist.event_shape)}, transition_matrix: "
               f"{_shape(transition_matrix)}, transition_dist: batch "
@@ -624,11 +637,15 @@ class GammaGaussianHMM(HiddenMarkovModel):
                  transition_dist: Any, observation_matrix: torch.Tensor, observation_dist: Any,
                  validate_args: Optional[bool] = None, duration: Optional[int] = None) -> None:
         if not isinstance(scale_dist, torch.distributions.Gamma):
-            raise ValueError(
-                f"GammaGaussianHMM: scale_dist must be a Gamma, got {type(scale_dist).__name__}")
+            raise construction_error(
+                f"GammaGaussianHMM: scale_dist must be a Gamma, got {type(scale_dist).__name__}",
+                DistributionArgumentTypeError)
         parts = (initial_dist, transition_matrix, transition_dist, observation_matrix,
                  observation_dist)
-        self._unit = GaussianHMM(*parts, duration=duration)
+        try:
+            self._unit = GaussianHMM(*parts, duration=duration)
+        except ValueError as e:  # the checks of the parts: name this class, keep the type
+            raise inner_error(e, "GammaGaussianHMM", "GaussianHMM") from None
         # The same chain with covariances halved: log p_s(y) is affine in (log s, s), so two
         # scales give the quadratic form and the determinant separately.
         self._half = GaussianHMM(_scaled_noise(initial_dist, 0.5 ** 0.5), transition_matrix,
@@ -785,6 +802,8 @@ class GaussianMRF(TorchDistribution):
 
     def __init__(self, initial_dist: Any, transition_dist: Any, observation_dist: Any,
                  validate_args: Optional[bool] = None) -> None:
+        check_distribution("GaussianMRF", initial_dist=initial_dist,
+                           transition_dist=transition_dist, observation_dist=observation_dist)
         shapes = (f"initial_dist: batch {tuple(initial_dist.batch_shape)} event "
                   f"{tuple(initial_dist.event_shape)}, transition_dist: batch "
                   f"{tuple(transition_dist.batch_shape)} event {tuple(transition_dist.event_shape)}, "
@@ -852,6 +871,7 @@ class IndependentHMM(TorchDistribution):
     arg_constraints: dict = {}
 
     def __init__(self, base_dist: Any) -> None:
+        check_distribution("IndependentHMM", base_dist=base_dist)
         if len(base_dist.batch_shape) < 1 or len(base_dist.event_shape) != 2 or (
                 base_dist.event_shape[-1] != 1):
             raise ValueError(

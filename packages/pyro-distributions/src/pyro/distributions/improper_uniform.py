@@ -9,6 +9,12 @@ from torch.distributions import constraints
 
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import (
+    DistributionArgumentTypeError,
+    cannot_expand,
+    construction_error,
+    expand_error,
+)
 
 
 class ImproperUniform(TorchDistribution):
@@ -28,15 +34,26 @@ class ImproperUniform(TorchDistribution):
     def __init__(self, support: constraints.Constraint, batch_shape: Sequence[int],
                  event_shape: Sequence[int]) -> None:
         if not isinstance(support, constraints.Constraint):
-            raise ValueError(f"ImproperUniform: support must be a Constraint, got {type(support).__name__}")
+            raise construction_error(
+                f"ImproperUniform: support must be a Constraint (e.g. constraints.real), got "
+                f"{type(support).__name__} {support!r}", DistributionArgumentTypeError)
         self._support = support
-        super().__init__(torch.Size(batch_shape), torch.Size(event_shape), validate_args=False)
+        shapes = []
+        for name, shape in (("batch_shape", batch_shape), ("event_shape", event_shape)):
+            try:
+                shapes.append(torch.Size(shape))
+            except TypeError:
+                raise TypeError(f"ImproperUniform: {name} must be a sequence of ints (e.g. () or "
+                                f"(3,)), got {type(shape).__name__} {shape!r}") from None
+        super().__init__(shapes[0], shapes[1], validate_args=False)
 
     @constraints.dependent_property
     def support(self) -> Any:
         return self._support
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "ImproperUniform":
+        if cannot_expand(self.batch_shape, torch.Size(batch_shape)):
+            raise expand_error(self, batch_shape)
         return ImproperUniform(self._support, batch_shape, self.event_shape)
 
     def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:

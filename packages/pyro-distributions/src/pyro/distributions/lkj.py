@@ -8,7 +8,7 @@ import torch
 from torch.distributions import Distribution as _TorchDistribution
 
 from pyro.distributions import constraints
-from pyro.distributions.torch import LKJCholesky, TransformedDistribution
+from pyro.distributions.torch import LKJCholesky, TransformedDistribution, check_lkj_arguments
 from pyro.distributions.transforms.cholesky import CorrMatrixCholeskyTransform
 
 
@@ -31,20 +31,9 @@ class LKJ(TransformedDistribution):
     support = constraints.corr_matrix
 
     def __init__(self, dim: int, concentration: Any = 1.0, validate_args: Optional[bool] = None) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"LKJ: dim must be an int, got {dim!r} of type {type(dim).__name__}")
-        if dim < 2:
-            raise ValueError(f"LKJ: dim must be at least 2, got dim={dim}")
         validate = _TorchDistribution._validate_args if validate_args is None else validate_args
-        if validate:
-            # Checked here, under LKJ's name, before LKJCholesky's inner Beta would check it.
-            conc = torch.as_tensor(concentration)
-            if not bool((conc > 0).all()):
-                raise ValueError(
-                    f"LKJ: Expected parameter concentration (Tensor of shape {tuple(conc.shape)}) "
-                    f"to satisfy the constraint GreaterThan(lower_bound=0.0), but found invalid "
-                    f"values:\n{conc}"
-                )
+        # Checked here, under LKJ's name, before LKJCholesky's inner Beta would check it.
+        check_lkj_arguments("LKJ", dim, concentration, validate)
         base = LKJCholesky(dim, concentration, validate_args=False)
         self.dim = dim
         self.concentration = base.concentration

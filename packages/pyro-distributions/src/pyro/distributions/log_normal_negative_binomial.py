@@ -11,6 +11,7 @@ from torch.distributions.utils import broadcast_all
 from pyro.distributions import constraints
 from pyro.distributions.torch import NegativeBinomial
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import expand_error
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,10 +101,7 @@ class LogNormalNegativeBinomial(TorchDistribution):
             new.logits = self.logits.expand(batch_shape)
             new.multiplicative_noise_scale = self.multiplicative_noise_scale.expand(batch_shape)
         except RuntimeError:
-            raise ValueError(
-                f"LogNormalNegativeBinomial: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}"
-            ) from None
+            raise expand_error(self, batch_shape) from None
         new.num_quad_points = self.num_quad_points
         new.quad_points = self.quad_points
         new.log_weights = self.log_weights

@@ -9,6 +9,7 @@ from torch.distributions import constraints
 
 from pyro.distributions.torch_distribution import TorchDistribution, _check_expand, _feasible_like
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import check_distribution
 
 
 def _all_rightmost(ok: torch.Tensor, dims: int) -> torch.Tensor:
@@ -71,6 +72,7 @@ class MaskedMixture(TorchDistribution):
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
             got = f"a tensor of dtype {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
             raise ValueError(f"MaskedMixture: expected mask to be a bool tensor, got {got}")
+        check_distribution("MaskedMixture", component0=component0, component1=component1)
         if component0.event_shape != component1.event_shape:
             raise ValueError(
                 f"MaskedMixture: the components' event_shape disagree: "

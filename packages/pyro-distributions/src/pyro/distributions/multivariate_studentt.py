@@ -12,6 +12,7 @@ from pyro.distributions import constraints
 from pyro.distributions.torch import Chi2
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import expand_error
 
 
 def _shape(x: Any) -> tuple:
@@ -98,9 +99,7 @@ class MultivariateStudentT(TorchDistribution):
             new.df = self.df.expand(batch_shape)
             new.loc = self.loc.expand(batch_shape + self.event_shape)
         except RuntimeError:
-            raise ValueError(
-                f"MultivariateStudentT: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril
         new._chi2 = self._chi2.expand(batch_shape)
         TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)

@@ -10,6 +10,7 @@ from pyro.distributions import constraints
 from pyro.distributions._params import check_params
 from pyro.distributions.torch import Categorical
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import expand_error
 
 
 class OrderedLogistic(Categorical):
@@ -62,9 +63,7 @@ class OrderedLogistic(Categorical):
             new.predictor = self.predictor.expand(batch_shape)
             new.cutpoints = self.cutpoints.expand(batch_shape + self.cutpoints.shape[-1:])
         except RuntimeError:
-            raise ValueError(
-                f"OrderedLogistic: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         return Categorical.expand(self, batch_shape, _instance=new)
 
 

@@ -10,6 +10,7 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.ops.tensor_utils import safe_normalize
+from pyro.distributions.validation import expand_error
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -63,9 +64,7 @@ class ProjectedNormal(TorchDistribution):
         try:
             new.concentration = self.concentration.expand(batch_shape + self.event_shape)
         except RuntimeError:
-            raise ValueError(
-                f"ProjectedNormal: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

@@ -10,6 +10,7 @@ import torch
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import check_distribution, check_tensor_args, expand_error
 
 _TWO_PI = 2 * math.pi
 
@@ -44,6 +45,8 @@ class SineSkewed(TorchDistribution):
 
     def __init__(self, base_dist: TorchDistribution, skewness: torch.Tensor,
                  validate_args: Optional[bool] = None) -> None:
+        check_distribution("SineSkewed", base_dist=base_dist)
+        check_tensor_args("SineSkewed", skewness=skewness)
         skewness = torch.as_tensor(skewness)
         event_shape = base_dist.event_shape
         if len(event_shape) != 1 or skewness.dim() < 1 or skewness.shape[-1:] != event_shape:
@@ -71,9 +74,7 @@ class SineSkewed(TorchDistribution):
             new.base_dist = self.base_dist.expand(batch_shape)
             new.skewness = self.skewness.expand(batch_shape + self.event_shape)
         except (RuntimeError, ValueError):
-            raise ValueError(
-                f"SineSkewed: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                f"{tuple(batch_shape)}") from None
+            raise expand_error(self, batch_shape) from None
         TorchDistribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new

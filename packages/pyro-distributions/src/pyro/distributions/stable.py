@@ -11,6 +11,7 @@ from pyro.distributions import constraints
 from pyro.distributions._params import broadcast_params, expanded_copy
 from pyro.distributions.stable_log_prob import stable_standard_log_prob
 from pyro.distributions.torch_distribution import TorchDistribution
+from pyro.distributions.validation import _check, construction_error
 
 _HALF_PI = math.pi / 2
 _COORDS = ("S0", "S")
@@ -121,6 +122,11 @@ class Stable(TorchDistribution):
             type(self).__name__, stability=stability, skew=skew, scale=scale, loc=loc)
         self.coords = coords
         super().__init__(self.loc.shape, torch.Size(), validate_args=validate_args)
+        if self._validate_args and not _check(constraints.positive, self.stability):
+            # The constraint's interval is closed as in Pyro; a stability of 0 has no density.
+            raise construction_error(
+                f"{type(self).__name__}: stability must be in (0, 2], got "
+                f"{self.stability.min().item()} (stability: shape {tuple(self.stability.shape)})")
 
     def expand(self, batch_shape: Sequence[int], _instance: Any = None) -> "Stable":
         """This distribution with its parameters broadcast to ``batch_shape`` (same coords)."""

@@ -14,6 +14,7 @@ methods, defined below. ``Independent`` is wrapped in
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any, Dict, Sequence
 
 import torch
@@ -30,6 +31,7 @@ from pyro.distributions.torch_distribution import (
     TorchDistributionMixin,
 )
 from pyro.distributions.torch_wrapper import wrap_torch_distribution
+from pyro.distributions.validation import _check, construction_error
 
 
 def _wrap(torch_cls: type, namespace: Dict[str, Any] | None = None) -> type:
@@ -127,7 +129,46 @@ HalfCauchy = _wrap(_td.HalfCauchy)
 HalfNormal = _wrap(_td.HalfNormal)
 InverseGamma = _wrap(_td.InverseGamma)
 Kumaraswamy = _wrap(_td.Kumaraswamy)
-LKJCholesky = _wrap(_td.LKJCholesky, {"sample": _lkj_cholesky_sample})
+def check_lkj_arguments(dist_name: str, dim: Any, concentration: Any, validate: Any) -> None:
+    """Check an LKJ family's ``dim`` (an int, at least 2: torch's phrase) and, when
+    ``validate``, that ``concentration`` is positive, before torch's inner ``Beta`` checks a
+    tensor of another shape under another name.
+
+    Raises:
+        TypeError: ``dim`` is not an int.
+        ValueError: ``dim`` is below 2, or ``concentration`` is not positive.
+    """
+    try:
+        if isinstance(dim, bool):
+            raise TypeError
+        dim = operator.index(dim)
+    except TypeError:
+        raise construction_error(f"{dist_name}: dim must be an int, got {dim!r} of type "
+                                 f"{type(dim).__name__}", TypeError) from None
+    if dim < 2:
+        raise construction_error(
+            f"{dist_name}: dim must be at least 2, got dim={dim} (Expected dim to be an integer "
+            f"greater than or equal to 2. Found dim={dim}.)")
+    if validate and _tensor_or_number(concentration):
+        conc = torch.as_tensor(concentration)
+        if not _check(_td.constraints.positive, conc):
+            raise construction_error(
+                f"{dist_name}: Expected parameter concentration (Tensor of shape "
+                f"{tuple(conc.shape)}) to satisfy the constraint GreaterThan(lower_bound=0.0), "
+                f"but found invalid values:\n{conc}")
+
+
+def _tensor_or_number(value: Any) -> bool:
+    return isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool)
+
+
+def _check_lkj_cholesky_arguments(validate: Any, dim: Any = 2, concentration: Any = 1.0,
+                                  *args: Any, **kwargs: Any) -> None:
+    check_lkj_arguments("LKJCholesky", dim, concentration, validate)
+
+
+LKJCholesky = _wrap(_td.LKJCholesky, {"sample": _lkj_cholesky_sample,
+                                      "_check_arguments": _check_lkj_cholesky_arguments})
 Laplace = _wrap(_td.Laplace)
 LogNormal = _wrap(_td.LogNormal)
 LogisticNormal = _wrap(_td.LogisticNormal)
@@ -143,7 +184,7 @@ def _check_mvn_sizes(self: Any, validate: Any) -> None:
     n = self.event_shape[-1]
     if matrix.shape[-1] != matrix.shape[-2] or matrix.shape[-1] != n:
         raise ValueError(
-            f"MultivariateNormal: loc has size {n} in its last dim, but {arg} has shape "
+            f"{type(self).__name__}: loc has size {n} in its last dim, but {arg} has shape "
             f"{tuple(matrix.shape)}; expected (..., {n}, {n})")
 
 

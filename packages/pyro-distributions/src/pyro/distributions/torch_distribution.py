@@ -10,7 +10,9 @@ is public as :class:`pyro.distributions.torch.Independent`.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+import functools
+import operator
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.distributions as _td
@@ -26,12 +28,46 @@ from pyro.distributions.distribution import (
     keep_rsample_override,
     override_aware_has_rsample,
 )
-from pyro.distributions.torch_wrapper import _get_checked_instance, wrap_torch_distribution
+from pyro.distributions.torch_wrapper import (
+    _get_checked_instance,
+    checked_enumerate_support,
+    not_enumerable,
+    wrap_torch_distribution,
+)
 from pyro.distributions.util import broadcast_shape, scale_and_mask, sum_rightmost
-from pyro.distributions.validation import construction_error, validate_sample
+from pyro.distributions.validation import (
+    cannot_expand,
+    construction_error,
+    expand_error,
+    validate_sample,
+)
 from pyro.ops.score_parts import ScoreParts
 
 _EMPTY = torch.Size()
+
+
+def _named_expand_errors(expand: Callable[..., Any]) -> Callable[..., Any]:
+    """``expand`` whose failure on a batch shape it cannot reach (torch's ``RuntimeError``, or
+    an inner distribution's error) becomes a :class:`DistributionShapeError` naming the outer
+    class and both shapes. The valid path only passes through."""
+
+    @functools.wraps(expand)
+    def checked(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+        try:
+            return expand(self, batch_shape, _instance)
+        except RuntimeError as e:
+            if isinstance(e, NotImplementedError) or getattr(e, "dist_name", None) == type(self).__name__:
+                raise
+            try:
+                shape = torch.Size(batch_shape)
+            except TypeError:
+                raise e from None
+            if not cannot_expand(self.batch_shape, shape):
+                raise
+            raise expand_error(self, shape) from e
+
+    checked._names_expand_errors = True  # type: ignore[attr-defined]
+    return checked
 
 
 class TorchDistributionMixin(Distribution):
@@ -39,8 +75,20 @@ class TorchDistributionMixin(Distribution):
 
     Mixed into torch's classes *after* them, so torch's own methods take precedence and this
     class only adds: calling to sample, :meth:`shape`, :meth:`expand_by`, :meth:`to_event`,
-    :meth:`mask`, :meth:`score_parts` and :meth:`infer_shapes`.
+    :meth:`mask`, :meth:`score_parts` and :meth:`infer_shapes`. A subclass's own ``expand``
+    is wrapped so that an impossible batch shape gets an error naming the class and both
+    shapes (:class:`~pyro.distributions.validation.DistributionShapeError`), and its own
+    ``enumerate_support`` so that an ``expand`` flag of the wrong kind is a ``TypeError``.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("expand")
+        if callable(own) and not getattr(own, "_names_expand_errors", False):
+            cls.expand = _named_expand_errors(own)  # type: ignore[method-assign]
+        own = cls.__dict__.get("enumerate_support")
+        if callable(own) and not getattr(own, "_checks_expand_flag", False) and own is not not_enumerable:
+            cls.enumerate_support = checked_enumerate_support(own)  # type: ignore[method-assign]
 
     def __call__(self, sample_shape: torch.Size = _EMPTY) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape``.
@@ -113,6 +161,9 @@ class TorchDistributionMixin(Distribution):
         """
         if reinterpreted_batch_ndims is None:
             reinterpreted_batch_ndims = len(self.batch_shape)
+        elif type(reinterpreted_batch_ndims) is not int:
+            reinterpreted_batch_ndims = _ndims(f"{type(self).__name__}.to_event",
+                                               reinterpreted_batch_ndims)
         if reinterpreted_batch_ndims == 0:
             return self
         if reinterpreted_batch_ndims < 0:
@@ -164,6 +215,7 @@ class TorchDistribution(torch.distributions.Distribution, TorchDistributionMixin
 
     _validate_sample = validate_sample
     _get_checked_instance = _get_checked_instance
+    enumerate_support = not_enumerable
 
     def __init__(self, batch_shape: Sequence[int] = torch.Size(), event_shape: Sequence[int] = torch.Size(),
                  validate_args: Optional[bool] = None) -> None:
@@ -180,15 +232,20 @@ class TorchDistribution(torch.distributions.Distribution, TorchDistributionMixin
         return ExpandedDistribution(self, batch_shape)
 
 
+def _ndims(where: str, value: Any) -> int:
+    """``value`` as an int number of dims (a bool, float or string is refused)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{where}: reinterpreted_batch_ndims must be an int, got "
+                    f"{type(value).__name__} {value!r}")
+
+
 def _check_expand(dist: Any, batch_shape: torch.Size) -> None:
-    old = dist.batch_shape
-    if len(batch_shape) < len(old) or any(
-        o != 1 and o != n for o, n in zip(reversed(old), reversed(batch_shape))
-    ):
-        raise ValueError(
-            f"{type(dist).__name__}: cannot expand batch_shape {tuple(old)} to "
-            f"{tuple(batch_shape)}; only size-1 dims and new leftmost dims can be expanded"
-        )
+    if cannot_expand(dist.batch_shape, batch_shape):
+        raise expand_error(dist, batch_shape)
 
 
 class _WrappedDistribution(TorchDistribution):
@@ -414,9 +471,21 @@ def _independent_score_parts(self: Any, value: torch.Tensor, *args: Any, **kwarg
     return ScoreParts(*(sum_rightmost(p, n) for p in parts))
 
 
+def _check_independent_arguments(validate: Any, base_distribution: Any = None,
+                                 reinterpreted_batch_ndims: Any = 0, *args: Any, **kwargs: Any) -> None:
+    n = reinterpreted_batch_ndims
+    if type(n) is not int:
+        n = _ndims("Independent", n)
+    if n < 0:
+        raise construction_error(
+            f"Independent: reinterpreted_batch_ndims must be >= 0, got {n}; use "
+            f".to_event({n}) on an Independent to move event dims back into the batch")
+
+
 Independent = wrap_torch_distribution(
     _td.Independent, TorchDistributionMixin, ExpandedDistribution,
-    {"score_parts": _independent_score_parts, "conjugate_update": independent_conjugate_update},
+    {"score_parts": _independent_score_parts, "conjugate_update": independent_conjugate_update,
+     "_check_arguments": _check_independent_arguments},
 )
 
 __all__ = [

@@ -25,6 +25,7 @@ from pyro.distributions.util import broadcast_shape
 from pyro.distributions.validation import (
     argument_kind_error,
     construction_error,
+    expand_error,
     validate_args,
     validate_sample,
 )
@@ -60,7 +61,7 @@ def _describe_args(init: Any, args: tuple, kwargs: dict) -> str:
     return ", ".join(parts)
 
 
-def _make_init(torch_cls: type, name: str, check: Any = None) -> Any:
+def _make_init(torch_cls: type, name: str, check: Any = None, precheck: Any = None) -> Any:
     base_init = torch_cls.__init__
     signature = inspect.signature(base_init)
     params = list(signature.parameters)[1:]
@@ -84,6 +85,8 @@ def _make_init(torch_cls: type, name: str, check: Any = None) -> Any:
                 kwargs["validate_args"] = False
             if validate is None:
                 validate = _td.Distribution._validate_args
+        if precheck is not None:
+            precheck(validate, *args, **kwargs)
         try:
             base_init(self, *args, **kwargs)
             if check is not None:
@@ -93,13 +96,15 @@ def _make_init(torch_cls: type, name: str, check: Any = None) -> Any:
                 validate_args(self)
         except (AttributeError, TypeError, RuntimeError, ValueError) as e:
             # An argument of the wrong kind is named first; other failures keep their type.
-            kind_error = argument_kind_error(name, _bound_arguments(base_init, args, kwargs),
+            # A subclass (e.g. ExtendedBinomial) is named as itself.
+            own = type(self).__name__
+            kind_error = argument_kind_error(own, _bound_arguments(base_init, args, kwargs),
                                              optional)
             if kind_error is not None:
                 raise kind_error from e
             if isinstance(e, (AttributeError, TypeError)):
                 raise
-            _reraise_construction_error(e, name, base_init, args, kwargs)
+            _reraise_construction_error(e, own, base_init, args, kwargs)
 
     functools.update_wrapper(__init__, base_init)
     __init__.__qualname__ = f"{name}.__init__"
@@ -108,6 +113,9 @@ def _make_init(torch_cls: type, name: str, check: Any = None) -> Any:
 
 def _reraise_construction_error(e: Exception, name: str, base_init: Any, args: tuple,
                                 kwargs: dict) -> None:
+    if isinstance(e, NotImplementedError):  # torch's type (e.g. Multinomial's total_count)
+        raise NotImplementedError(
+            f"{name}({_describe_args(base_init, args, kwargs)}): {e}") from e
     if isinstance(e, RuntimeError):
         raise construction_error(
             f"{name}: parameters of incompatible shapes ({_describe_args(base_init, args, kwargs)}): {e}"
@@ -136,16 +144,14 @@ def _make_expand(torch_cls: type, name: str, expanded: type) -> Any:
             except NotImplementedError:
                 return expanded(self, batch_shape)
             except RuntimeError as e:
-                raise ValueError(
-                    f"{name}: cannot expand batch_shape {tuple(self.batch_shape)} to "
-                    f"{tuple(batch_shape)}: {e}"
-                ) from e
+                raise expand_error(self, batch_shape) from e
             if result.batch_shape != self.batch_shape:
                 # Remember the small parameters: log_prob broadcasts them against the value
                 # instead of computing e.g. log(scale) once per element of a plate.
                 result._unexpanded = self.__dict__.get("_unexpanded", self)
             return result
 
+    expand._names_expand_errors = True  # type: ignore[attr-defined]
     expand.__doc__ = "Return this distribution broadcast to ``batch_shape``."
     expand.__module__ = WRAPPER_MODULE
     expand.__qualname__ = f"{name}.expand"
@@ -178,6 +184,32 @@ def _make_log_prob(torch_log_prob: Any) -> Any:
     return log_prob
 
 
+def checked_enumerate_support(enumerate_support: Any) -> Any:
+    """``enumerate_support`` that refuses an ``expand`` flag of the wrong kind (a string, None),
+    which would otherwise be read as true or false silently; a bool passes straight through."""
+
+    @functools.wraps(enumerate_support)
+    def checked(self: Any, expand: Any = True) -> torch.Tensor:
+        if expand is not True and expand is not False:
+            if isinstance(expand, int) or type(expand).__name__ == "bool_":  # 0/1, numpy bools
+                expand = bool(expand)
+            else:
+                raise TypeError(f"{type(self).__name__}.enumerate_support: expand must be a "
+                                f"bool, got {type(expand).__name__} {expand!r}")
+        return enumerate_support(self, expand)
+
+    checked._checks_expand_flag = True  # type: ignore[attr-defined]
+    return checked
+
+
+def not_enumerable(self: Any, expand: Any = True) -> torch.Tensor:
+    """Raise ``NotImplementedError`` (torch's type) naming the distribution without support."""
+    raise NotImplementedError(
+        f"{type(self).__name__} does not implement enumerate_support (has_enumerate_support is "
+        f"{self.has_enumerate_support}): only discrete distributions with finite support can be "
+        f"enumerated")
+
+
 def _get_checked_instance(self: Any, cls: type, _instance: Any = None) -> Any:
     # torch's, plus the instance's has_rsample_ override: every expand built on it keeps it.
     new = _td.Distribution._get_checked_instance(self, cls, _instance)
@@ -197,7 +229,9 @@ def wrap_torch_distribution(
             (Pyro's ``ExpandedDistribution``).
         namespace: methods that replace torch's in the new class (e.g. a faster ``log_prob``);
             the key ``"_check_construction"`` is not a method but ``check(dist, validate)``,
-            called after torch's constructor to refuse what torch lets through.
+            called after torch's constructor to refuse what torch lets through, and
+            ``"_check_arguments"`` a function ``precheck(validate, *args, **kwargs)`` of the
+            constructor's arguments called before it.
 
     Returns:
         A class named ``torch_cls.__name__`` whose ``__module__`` is
@@ -206,12 +240,13 @@ def wrap_torch_distribution(
     name = torch_cls.__name__
     namespace = dict(namespace or {})
     check = namespace.pop("_check_construction", None)
+    precheck = namespace.pop("_check_arguments", None)
     ns: Dict[str, Any] = {
         "__module__": WRAPPER_MODULE,
         "__qualname__": name,
         "__doc__": f"Pyro's :class:`torch.distributions.{name}` (same arguments), with the "
                    f"methods of :class:`~pyro.distributions.TorchDistributionMixin`.",
-        "__init__": _make_init(torch_cls, name, check),
+        "__init__": _make_init(torch_cls, name, check, precheck),
         "expand": _make_expand(torch_cls, name, expanded),
         "_validate_sample": validate_sample,
         "_get_checked_instance": _get_checked_instance,
@@ -221,6 +256,11 @@ def wrap_torch_distribution(
         ns["has_rsample"] = override_aware_has_rsample(has_rsample.fget)
     if torch_cls.expand is not _BASE_EXPAND:
         ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))
+    if torch_cls.enumerate_support is _td.Distribution.enumerate_support:
+        ns["enumerate_support"] = not_enumerable
+    else:
+        ns["enumerate_support"] = checked_enumerate_support(
+            namespace.pop("enumerate_support", torch_cls.enumerate_support))
     ns.update(namespace)
     return type(name, (torch_cls, mixin), ns)
 

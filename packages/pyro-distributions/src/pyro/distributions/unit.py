@@ -10,6 +10,7 @@ from torch.distributions import constraints
 from pyro.distributions.distribution import override_aware_has_rsample
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import check_tensor_args
 
 
 class Unit(TorchDistribution):
@@ -28,6 +29,7 @@ class Unit(TorchDistribution):
 
     def __init__(self, log_factor: Any, *, has_rsample: Optional[bool] = None,
                  validate_args: Any = None) -> None:
+        check_tensor_args("Unit", log_factor=log_factor)
         log_factor = torch.as_tensor(log_factor)
         self.log_factor = log_factor
         self._has_rsample = has_rsample
@@ -51,7 +53,13 @@ class Unit(TorchDistribution):
         return self.sample(sample_shape)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        shape = broadcast_shape(self.batch_shape, value.shape[:-1])
+        try:
+            shape = broadcast_shape(self.batch_shape, value.shape[:-1])
+        except ValueError:
+            raise ValueError(
+                f"Unit.log_prob: value of shape {tuple(value.shape)} does not broadcast with "
+                f"batch_shape {tuple(self.batch_shape)} and event_shape "
+                f"{tuple(self.event_shape)}") from None
         return self.log_factor.expand(shape)
 
 

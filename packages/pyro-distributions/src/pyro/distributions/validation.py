@@ -310,15 +310,109 @@ def argument_kind_error(dist_name: str, arguments: Dict[str, Any],
             continue
         if name.endswith("distribution"):
             if not isinstance(value, Distribution):
-                return construction_error(
-                    f"{dist_name}: {name} must be a distribution instance, got "
-                    f"{_kind(value)}", DistributionArgumentTypeError)
+                return not_a_distribution(dist_name, name, value)
         elif not _tensor_like(value) or (value is None and name not in optional):
             hint = "; wrap it in torch.tensor(...)" if isinstance(value, (list, tuple)) else ""
             return construction_error(
                 f"{dist_name}: parameter '{name}' must be a number or a tensor, got "
                 f"{_kind(value)}{hint}", DistributionArgumentTypeError)
     return None
+
+
+def not_a_distribution(dist_name: str, name: str, value: Any) -> ValueError:
+    """The :class:`DistributionArgumentTypeError` for ``dist_name``'s argument ``name``, which
+    must be a distribution instance but is ``value``."""
+    return construction_error(
+        f"{dist_name}: {name} must be a distribution instance, got {_kind(value)}",
+        DistributionArgumentTypeError)
+
+
+def check_distribution(dist_name: str, **arguments: Any) -> None:
+    """Check that each of ``dist_name``'s ``arguments`` (name -> value) is a distribution.
+
+    Raises:
+        DistributionArgumentTypeError: naming the first argument that is not.
+    """
+    from torch.distributions import Distribution
+
+    for name, value in arguments.items():
+        if not isinstance(value, Distribution):
+            raise not_a_distribution(dist_name, name, value)
+
+
+def check_tensor_args(dist_name: str, **arguments: Any) -> None:
+    """Check that each of ``dist_name``'s ``arguments`` (name -> value) is a number or a
+    tensor, for constructors that convert them with ``torch.as_tensor`` or ``broadcast_all``.
+
+    Raises:
+        DistributionArgumentTypeError: naming the first argument of another kind.
+    """
+    for value in arguments.values():
+        if not _tensor_like(value) or value is None:
+            error = argument_kind_error(dist_name, arguments)
+            if error is not None:
+                raise error
+
+
+def check_tensors(dist_name: str, **arguments: Any) -> None:
+    """Check that each of ``dist_name``'s ``arguments`` (name -> value) is a tensor, for
+    arguments whose dims the constructor reads (a matrix, a vector of logits).
+
+    Raises:
+        DistributionArgumentTypeError: naming the first argument that is not a tensor.
+    """
+    for name, value in arguments.items():
+        if not isinstance(value, torch.Tensor):
+            hint = "; wrap it in torch.tensor(...)" if isinstance(value, (list, tuple, int, float)) else ""
+            raise construction_error(
+                f"{dist_name}: {name} must be a tensor, got {_kind(value)}{hint}",
+                DistributionArgumentTypeError)
+
+
+def inner_error(error: Exception, outer: str, inner: str = "") -> Exception:
+    """``error`` (raised building the distribution ``inner`` inside ``outer``'s constructor)
+    again, of the same type, its message led by ``outer``'s name in place of ``inner``'s (after
+    the site, when it names one)."""
+    message = str(error)
+    site = ""
+    if message.startswith("site '"):
+        site, _, message = message.partition(": ")
+        site += ": "
+    if inner and message.startswith((inner + ":", inner + "(")):
+        message = outer + message[len(inner):]
+    elif not message.startswith(outer):
+        message = f"{outer}: {message}"
+    try:
+        return type(error)(site + message)
+    except TypeError:  # an exception class with another signature: keep it as it was
+        return error
+
+
+class DistributionShapeError(ValueError, RuntimeError):
+    """Shapes that do not go together (an ``expand`` to a shape that the batch shape does not
+    broadcast to). A ``ValueError``, and a ``RuntimeError`` too, as torch and Pyro raise for an
+    impossible expand, so code written for either still catches it."""
+
+    #: The name of the distribution class the message is about.
+    dist_name: str = ""
+
+
+def cannot_expand(old: Any, new: Any) -> bool:
+    """Whether a batch shape ``old`` cannot be expanded to ``new`` (shapes as sequences)."""
+    if len(new) < len(old) or any(n < 0 for n in new):
+        return True
+    return any(o != 1 and o != n for o, n in zip(reversed(old), reversed(new)))
+
+
+def expand_error(dist: Any, batch_shape: Any) -> DistributionShapeError:
+    """The error for ``dist.expand(batch_shape)`` with a ``batch_shape`` that ``dist``'s batch
+    shape does not expand to; the message names the class and both shapes."""
+    name = type(dist).__name__
+    error = DistributionShapeError(
+        f"{name}: cannot expand batch_shape {tuple(dist.batch_shape)} to "
+        f"{tuple(batch_shape)}; only size-1 dims and new leftmost dims can be expanded")
+    error.dist_name = name
+    return error
 
 
 def _kind(value: Any) -> str:

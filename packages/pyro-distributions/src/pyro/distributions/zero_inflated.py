@@ -12,6 +12,7 @@ from torch.distributions.utils import lazy_property
 from pyro.distributions.torch import NegativeBinomial, Poisson
 from pyro.distributions.torch_distribution import TorchDistribution
 from pyro.distributions.util import broadcast_shape
+from pyro.distributions.validation import check_distribution, check_tensor_args, inner_error
 
 
 class ZeroInflatedDistribution(TorchDistribution):
@@ -32,7 +33,15 @@ class ZeroInflatedDistribution(TorchDistribution):
                  gate_logits: Optional[torch.Tensor] = None, validate_args: Any = None) -> None:
         name = type(self).__name__
         if (gate is None) == (gate_logits is None):
-            raise ValueError(f"{name}: give exactly one of gate and gate_logits")
+            raise ValueError(
+                f"{name}: give exactly one of gate and gate_logits, got "
+                f"{'neither' if gate is None else 'both'} (Either `gate` or `gate_logits` must "
+                f"be specified, but not both.)")
+        check_distribution(name, base_dist=base_dist)
+        if gate is not None:
+            check_tensor_args(name, gate=gate)
+        else:
+            check_tensor_args(name, gate_logits=gate_logits)
         if base_dist.event_shape:
             raise ValueError(
                 f"{name}: base_dist must be univariate, got event_shape {tuple(base_dist.event_shape)}"
@@ -125,7 +134,10 @@ class ZeroInflatedPoisson(ZeroInflatedDistribution):
 
     def __init__(self, rate: Any, *, gate: Optional[torch.Tensor] = None,
                  gate_logits: Optional[torch.Tensor] = None, validate_args: Any = None) -> None:
-        base = Poisson(rate, validate_args=validate_args)
+        try:
+            base = Poisson(rate, validate_args=validate_args)
+        except ValueError as e:
+            raise inner_error(e, type(self).__name__, "Poisson") from None
         super().__init__(base, gate=gate, gate_logits=gate_logits, validate_args=validate_args)
 
     @property
@@ -145,8 +157,11 @@ class ZeroInflatedNegativeBinomial(ZeroInflatedDistribution):
     def __init__(self, total_count: Any, *, probs: Optional[torch.Tensor] = None,
                  logits: Optional[torch.Tensor] = None, gate: Optional[torch.Tensor] = None,
                  gate_logits: Optional[torch.Tensor] = None, validate_args: Any = None) -> None:
-        base = NegativeBinomial(total_count=total_count, probs=probs, logits=logits,
-                                validate_args=validate_args)
+        try:
+            base = NegativeBinomial(total_count=total_count, probs=probs, logits=logits,
+                                    validate_args=validate_args)
+        except ValueError as e:
+            raise inner_error(e, type(self).__name__, "NegativeBinomial") from None
         super().__init__(base, gate=gate, gate_logits=gate_logits, validate_args=validate_args)
 
     @property
