@@ -106,7 +106,7 @@ def test_dense_nn_splits_outputs():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="permutation"):
         AutoRegressiveNN(3, [6], permutation=torch.tensor([0, 0, 1]))
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=r"inputs of shape \(4,\), expected \(\.\.\., 3\)"):
         AutoRegressiveNN(3, [6])(torch.randn(4))
     with pytest.raises(ValueError, match="param_dims"):
         DenseNN(3, [6], param_dims=[0])

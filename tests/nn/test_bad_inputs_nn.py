@@ -47,3 +47,29 @@ def test_valid_networks_keep_their_shapes_and_autoregressive_structure():
     dense = DenseNN(2, [4, 4], param_dims=[1, 3])
     a, b = dense(torch.randn(5, 2))
     assert a.shape == (5, 1) and b.shape == (5, 3)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: AutoRegressiveNN(3, [6])(torch.tensor(1.0)), ValueError,
+     r"^AutoRegressiveNN: inputs of shape \(\), expected \(\.\.\., 3\)"),
+    (lambda: AutoRegressiveNN(3, [6])(torch.randn(2, 4)), ValueError,
+     r"^AutoRegressiveNN: inputs of shape \(2, 4\), expected \(\.\.\., 3\)"),
+    (lambda: AutoRegressiveNN(3, [6])([1.0, 2.0, 3.0]), TypeError,
+     r"^AutoRegressiveNN: inputs must be a tensor, got list"),
+    (lambda: ConditionalAutoRegressiveNN(3, 2, [6])(torch.randn(3), context=torch.randn(5)), ValueError,
+     r"^ConditionalAutoRegressiveNN: context of shape \(5,\), expected \(\.\.\., 2\)"),
+    (lambda: ConditionalAutoRegressiveNN(3, 2, [6])(torch.randn(3), context=[1.0, 2.0]), TypeError,
+     r"^ConditionalAutoRegressiveNN: context must be a tensor, got list"),
+])
+def test_autoregressive_network_inputs_are_checked_when_called(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_iterated_needs_a_function():
+    import pyro.distributions.transforms as T
+
+    with pytest.raises(TypeError, match=r"^iterated: base_fn must be a function returning a transform, got int 42"):
+        T.iterated(2, 42, 3)
+    flow = T.iterated(2, T.planar, 3)
+    assert len(flow.parts) == 2

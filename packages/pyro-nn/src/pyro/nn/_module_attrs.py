@@ -9,25 +9,77 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import numbers
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import torch
 from torch.distributions import constraints, transform_to
 from torch.distributions.constraints import Constraint
 
+from pyro.params._checks import bad_event_dim
+from pyro.util import is_validation_enabled
+
 InitValue = Union[torch.Tensor, Callable[[], torch.Tensor], None]
 
 
-def _unconstrain(constrained_value: Union[torch.Tensor, Callable[[], torch.Tensor]],
-                 constraint: Constraint) -> torch.nn.Parameter:
-    """Return the ``nn.Parameter`` of the unconstrained value whose transform is ``constrained_value``."""
+class PyroParamTypeError(TypeError, AttributeError):
+    """A ``PyroParam`` given an initial value that is not a tensor: a ``TypeError``, and an
+    ``AttributeError`` too, the type Pyro raises there."""
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message: its type and its (shortened) repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _unconstrain(name: str, constrained_value: Union[torch.Tensor, Callable[[], torch.Tensor]],
+                 constraint: Constraint, event_dim: Optional[int] = None) -> torch.nn.Parameter:
+    """Return the ``nn.Parameter`` of the unconstrained value whose transform is
+    ``constrained_value``, the initial value of the ``PyroParam`` ``name`` (checked: a tensor or
+    a number, ``constraint`` a ``Constraint``, ``event_dim`` within its dims and, with
+    validation on, the value within the constraint)."""
+    if not isinstance(constraint, Constraint):
+        # torch's NotImplementedError (what Pyro raises here), naming the attribute
+        raise NotImplementedError(
+            f"PyroParam '{name}': constraint must be a torch.distributions.constraints "
+            f"Constraint, got {_shown(constraint)} (Cannot transform {type(constraint).__name__} "
+            "constraints)"
+        )
     if callable(constrained_value) and not isinstance(constrained_value, torch.Tensor):
         constrained_value = constrained_value()
     if not isinstance(constrained_value, torch.Tensor):
+        if not isinstance(constrained_value, numbers.Number) or isinstance(constrained_value, bool):
+            raise PyroParamTypeError(
+                f"PyroParam '{name}': init_value must be a tensor or a number (or a function "
+                f"returning one), got {_shown(constrained_value)}"
+            )
         constrained_value = torch.as_tensor(constrained_value, dtype=torch.get_default_dtype())
+    if event_dim is not None and (isinstance(event_dim, bool) or not isinstance(event_dim, int)
+                                  or not 0 <= event_dim <= constrained_value.dim()):
+        try:
+            bad_event_dim(name, event_dim, constrained_value)
+        except (TypeError, ValueError) as e:  # pyro.param's check, named for the attribute
+            raise type(e)(f"PyroParam '{name}': {str(e).split(': ', 1)[-1]}") from None
+    if is_validation_enabled():
+        _check_in_support(name, constrained_value, constraint)
     with torch.no_grad():
         unconstrained = transform_to(constraint).inv(constrained_value.detach())
     return torch.nn.Parameter(unconstrained.contiguous())
+
+
+def _check_in_support(name: str, value: torch.Tensor, constraint: Constraint) -> None:
+    """Raise ``ValueError`` if the initial value of ``name`` lies outside ``constraint`` (once,
+    at assignment: its unconstrained value would be NaN or infinite)."""
+    try:
+        inside = constraint.check(value.detach())
+    except (NotImplementedError, RuntimeError, TypeError):
+        return  # a constraint that cannot check (or not this shape): transform_to decides
+    if not bool(inside.all()):
+        raise ValueError(
+            f"PyroParam '{name}': init_value of shape {tuple(value.shape)} is outside the "
+            f"constraint {constraint}; its unconstrained value would not be finite"
+        )
 
 
 class PyroParam(NamedTuple):

@@ -172,11 +172,19 @@ class ConditionalAutoRegressiveNN(nn.Module):
 
     def forward(self, inputs: torch.Tensor, context: Optional[torch.Tensor] = None) -> Union[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """Return the parameters for every variable given ``inputs`` (and ``context``)."""
-        if inputs.shape[-1] != self.input_dim:
-            raise ValueError(f"AutoRegressiveNN: inputs have {inputs.shape[-1]} features, expected {self.input_dim}")
+        if not isinstance(inputs, torch.Tensor):
+            raise TypeError(f"{type(self).__name__}: inputs must be a tensor, got {type(inputs).__name__}")
+        if inputs.dim() == 0 or inputs.shape[-1] != self.input_dim:
+            raise ValueError(f"{type(self).__name__}: inputs of shape {tuple(inputs.shape)}, expected "
+                             f"(..., {self.input_dim})")
         if self.context_dim:
             if context is None:
                 raise ValueError("ConditionalAutoRegressiveNN needs a context")
+            if not isinstance(context, torch.Tensor):
+                raise TypeError(f"{type(self).__name__}: context must be a tensor, got {type(context).__name__}")
+            if context.shape[-1:] != (self.context_dim,):
+                raise ValueError(f"{type(self).__name__}: context of shape {tuple(context.shape)}, "
+                                 f"expected (..., {self.context_dim})")
             context = context.expand(inputs.shape[:-1] + (self.context_dim,))
             x = torch.cat([context, inputs], dim=-1)
         else:

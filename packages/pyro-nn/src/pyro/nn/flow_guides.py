@@ -8,16 +8,22 @@ guide is looked up.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
+from torch.distributions.transforms import Transform
 
 import pyro
 import pyro.distributions as dist
 from pyro.distributions.torch_transform import ComposeTransformModule
 from pyro.infer.autoguide import AutoContinuous
+from pyro.nn._module_attrs import _takes_one_argument
+from pyro.nn.dense_nn import check_int, check_int_list
+from pyro.nn.flows.affine_autoregressive import _KWARGS as _IAF_KWARGS
 from pyro.nn.flows.affine_autoregressive import affine_autoregressive
+from pyro.nn.flows.util import check_clips
 
 
 class AutoNormalizingFlow(AutoContinuous):
@@ -46,6 +52,11 @@ class AutoNormalizingFlow(AutoContinuous):
             raise TypeError(
                 f"{type(self).__name__}: init_transform_fn must be a function of the latent "
                 f"dimension, got {type(init_transform_fn).__name__}")
+        if not _takes_one_argument(init_transform_fn):
+            raise TypeError(
+                f"{type(self).__name__}: init_transform_fn must take one argument (the latent "
+                f"dimension), got {getattr(init_transform_fn, '__name__', init_transform_fn)}"
+                f"{inspect.signature(init_transform_fn)}")
         super().__init__(model)
         self._init_transform_fn = init_transform_fn
         self.transform: Any = None
@@ -55,6 +66,14 @@ class AutoNormalizingFlow(AutoContinuous):
         ref = self._init_loc()
         self._base_loc = torch.zeros_like(ref)
         transform = self._init_transform_fn(self.latent_dim)
+        parts = transform if isinstance(transform, (list, tuple)) else [transform]
+        if not parts or not all(isinstance(t, Transform) for t in parts):
+            text = repr(transform)
+            raise ValueError(
+                f"{type(self).__name__}: init_transform_fn({self.latent_dim}) returned "
+                f"{type(transform).__name__} {text[:60]}; expected a Transform (or a "
+                "TransformModule) of vectors of that size"
+            )
         if isinstance(transform, torch.nn.Module):
             transform = transform.to(device=ref.device, dtype=ref.dtype)
         self.transform = transform
@@ -108,6 +127,17 @@ class AutoIAFNormal(AutoNormalizingFlow):
                 or num_transforms < 1:
             raise ValueError(f"AutoIAFNormal: num_transforms must be a positive int, got "
                              f"{num_transforms!r}")
+        if init_transform_kwargs:
+            unknown = sorted(set(init_transform_kwargs) - set(_IAF_KWARGS))
+            if unknown:
+                raise TypeError(f"AutoIAFNormal got unexpected keyword arguments {unknown}; "
+                                f"expected some of {list(_IAF_KWARGS)}")
+            check_clips("AutoIAFNormal", init_transform_kwargs.get("log_scale_min_clip", -5.0),
+                        init_transform_kwargs.get("log_scale_max_clip", 3.0))
+        if isinstance(hidden_dim, Sequence) and not isinstance(hidden_dim, str):
+            check_int_list("AutoIAFNormal", "hidden_dim", hidden_dim)
+        elif hidden_dim is not None:
+            check_int("AutoIAFNormal", "hidden_dim", hidden_dim)
         hidden_dims = [hidden_dim] if isinstance(hidden_dim, int) else hidden_dim
 
         def init_transform_fn(dim: int) -> ComposeTransformModule:

@@ -22,7 +22,7 @@ import torch
 from torch.distributions import constraints, transform_to
 
 import pyro.nn._module_context as _ctx
-from pyro.nn._module_attrs import PyroParam, PyroSample, _unconstrain
+from pyro.nn._module_attrs import PyroParam, PyroSample, _shown, _unconstrain
 from pyro.nn._module_context import (
     _Context,
     _is_module_local_param_enabled,
@@ -99,6 +99,17 @@ def _init_pyro_attrs(module: torch.nn.Module, name: str) -> None:
     d["_pyro_params"] = {}
     d["_pyro_samples"] = {}
     d["_pyro_fullnames"] = {}
+
+
+def _checked_prior(name: str, prior: Any) -> Any:
+    """``prior``, what the prior function of the ``PyroSample`` ``name`` returned, if it is a
+    distribution or a tensor; else the ``TypeError`` naming the attribute."""
+    if hasattr(prior, "sample") or isinstance(prior, torch.Tensor):
+        return prior
+    raise TypeError(
+        f"PyroSample '{name}': the prior function returned {_shown(prior)}; expected a "
+        "distribution (or a tensor, for a deterministic site)"
+    )
 
 
 def _shape_error(fullname: str, stored: torch.Tensor, own: torch.Tensor) -> ValueError:
@@ -240,13 +251,13 @@ class PyroModule(torch.nn.Module, metaclass=_PyroModuleMeta):
         context = self.__dict__["_pyro_context"]
         if not context.active:
             if not hasattr(prior, "sample"):
-                prior = prior(self)
+                prior = _checked_prior(name, prior(self))
             return prior if isinstance(prior, torch.Tensor) else _draw(prior, (), {})
         fullname = self._pyro_get_fullname(name)
         value = context.cache.get(fullname)
         if value is None:
             if not hasattr(prior, "sample"):
-                prior = prior(self)
+                prior = _checked_prior(name, prior(self))
             if isinstance(prior, torch.Tensor):
                 value = deterministic(fullname, prior)
             else:
@@ -268,7 +279,7 @@ class PyroModule(torch.nn.Module, metaclass=_PyroModuleMeta):
             init_value, constraint, event_dim = value
             if init_value is None:
                 raise ValueError(f"PyroParam '{name}': an init_value is needed to declare the parameter")
-            unconstrained = _unconstrain(init_value, constraint)
+            unconstrained = _unconstrain(name, init_value, constraint, event_dim)
             self._pyro_forget(name)
             pyro_params[name] = (constraint, event_dim)
             super().__setattr__(name + _SUFFIX, unconstrained)

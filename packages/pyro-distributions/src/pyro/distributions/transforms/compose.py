@@ -20,6 +20,9 @@ def iterated(repeats: int, base_fn: Callable[..., Transform], *args: Any,
     if not isinstance(repeats, int) or repeats < 1:
         # Pyro's type for this check
         raise AssertionError(f"iterated: repeats must be a positive int, got {repeats!r}")
+    if not callable(base_fn):
+        raise TypeError(f"iterated: base_fn must be a function returning a transform, got "
+                        f"{type(base_fn).__name__} {base_fn!r}")
     return ComposeTransformModule([base_fn(*args, **kwargs) for _ in range(repeats)])
 
 

@@ -24,7 +24,7 @@ class Permute(Transform):
         if dim >= 0:
             raise ValueError(f"Permute: dim must be negative, got {dim}")
         super().__init__(cache_size=cache_size)
-        self.permutation = _checked_permutation(permutation)
+        self.permutation = checked_permutation(permutation)
         self.dim = dim
         self._inv_permutation = torch.empty_like(self.permutation)
         self._inv_permutation[self.permutation] = torch.arange(len(self.permutation))
@@ -67,7 +67,7 @@ class Permute(Transform):
         return Permute(self.permutation, dim=self.dim, cache_size=cache_size)
 
 
-def _checked_permutation(permutation: Any) -> torch.Tensor:
+def checked_permutation(permutation: Any) -> torch.Tensor:
     """``permutation`` as a long tensor, checked to be a 1-d reordering of ``0..n-1``."""
     if isinstance(permutation, torch.Tensor) and (permutation.dtype.is_floating_point
                                                   or permutation.dtype.is_complex):

@@ -16,9 +16,25 @@ from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN
-from pyro.nn.flows.util import BoundNetwork, PassCache, clamp_preserve_gradients
+from pyro.nn.dense_nn import check_real
+from pyro.nn.flows.util import (
+    BoundNetwork,
+    PassCache,
+    check_clips,
+    check_context,
+    check_network,
+    check_sizes,
+    clamp_preserve_gradients,
+)
 
 _KWARGS = ("log_scale_min_clip", "log_scale_max_clip", "sigmoid_bias", "stable")
+
+
+def _check_settings(who: str, nn: Any, log_scale_min_clip: float, log_scale_max_clip: float,
+                    sigmoid_bias: float) -> None:
+    check_network(who, "autoregressive_nn", nn)
+    check_clips(who, log_scale_min_clip, log_scale_max_clip)
+    check_real(who, "sigmoid_bias", sigmoid_bias)
 
 
 class AffineAutoregressive(TransformModule):
@@ -71,6 +87,8 @@ class AffineAutoregressive(TransformModule):
                  log_scale_max_clip: float = 3.0, sigmoid_bias: float = 2.0,
                  stable: bool = False) -> None:
         super().__init__(cache_size=1)
+        _check_settings(type(self).__name__, autoregressive_nn, log_scale_min_clip,
+                        log_scale_max_clip, sigmoid_bias)
         self.arn = autoregressive_nn
         self.log_scale_min_clip = log_scale_min_clip
         self.log_scale_max_clip = log_scale_max_clip
@@ -143,6 +161,7 @@ def affine_autoregressive(input_dim: int, hidden_dims: Optional[Sequence[int]] =
     Returns:
         The flow; its network, ``flow.arn``, is an ``AutoRegressiveNN`` with a random order.
     """
+    check_sizes("affine_autoregressive", input_dim, hidden_dims)
     if hidden_dims is None:
         hidden_dims = [3 * input_dim + 1]
     arn = AutoRegressiveNN(input_dim, list(hidden_dims), param_dims=[1, 1])
@@ -182,11 +201,15 @@ class ConditionalAffineAutoregressive(ConditionalTransformModule):
                 f"ConditionalAffineAutoregressive got unexpected keyword arguments {unknown}; "
                 f"expected some of {list(_KWARGS)}"
             )
+        settings = {"log_scale_min_clip": -5.0, "log_scale_max_clip": 3.0, "sigmoid_bias": 2.0,
+                    **{k: v for k, v in kwargs.items() if k != "stable"}}
+        _check_settings(type(self).__name__, autoregressive_nn, **settings)
         self.nn = autoregressive_nn
         self.kwargs: Dict[str, Any] = kwargs
 
     def condition(self, context: torch.Tensor) -> AffineAutoregressive:
         """The :class:`AffineAutoregressive` flow for ``context``."""
+        check_context(type(self).__name__, self.nn, context)
         return AffineAutoregressive(BoundNetwork(self.nn, context), **self.kwargs)
 
 
@@ -206,6 +229,7 @@ def conditional_affine_autoregressive(input_dim: int, context_dim: int,
         The flow; its network, ``flow.nn``, is a ``ConditionalAutoRegressiveNN`` with a random
         order.
     """
+    check_sizes("conditional_affine_autoregressive", input_dim, hidden_dims, context_dim)
     if hidden_dims is None:
         hidden_dims = [10 * input_dim]
     nn = ConditionalAutoRegressiveNN(input_dim, context_dim, list(hidden_dims), param_dims=[1, 1])

@@ -16,7 +16,15 @@ from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.dense_nn import ConditionalDenseNN, DenseNN
-from pyro.nn.flows.util import BoundNetwork, PassCache, clamp_preserve_gradients
+from pyro.nn.dense_nn import check_int, check_int_list
+from pyro.nn.flows.util import (
+    BoundNetwork,
+    PassCache,
+    check_clips,
+    check_context,
+    check_network,
+    clamp_preserve_gradients,
+)
 
 _KWARGS = ("dim", "log_scale_min_clip", "log_scale_max_clip")
 
@@ -70,6 +78,9 @@ class AffineCoupling(TransformModule):
                  log_scale_min_clip: float = -5.0, log_scale_max_clip: float = 3.0) -> None:
         super().__init__(cache_size=1)
         _check_dim(type(self).__name__, dim)
+        check_int(type(self).__name__, "split_dim", split_dim)
+        check_network(type(self).__name__, "hypernet", hypernet)
+        check_clips(type(self).__name__, log_scale_min_clip, log_scale_max_clip)
         self.split_dim = split_dim
         self.nn = hypernet
         self.dim = dim
@@ -194,12 +205,17 @@ class ConditionalAffineCoupling(ConditionalTransformModule):
                 f"expected some of {list(_KWARGS)}"
             )
         _check_dim(type(self).__name__, kwargs.get("dim", -1))
+        check_int(type(self).__name__, "split_dim", split_dim)
+        check_network(type(self).__name__, "hypernet", hypernet)
+        check_clips(type(self).__name__, kwargs.get("log_scale_min_clip", -5.0),
+                    kwargs.get("log_scale_max_clip", 3.0))
         self.split_dim = split_dim
         self.nn = hypernet
         self.kwargs: Dict[str, Any] = kwargs
 
     def condition(self, context: torch.Tensor) -> AffineCoupling:
         """The :class:`AffineCoupling` for ``context``."""
+        check_context(type(self).__name__, self.nn, context)
         return AffineCoupling(self.split_dim, BoundNetwork(self.nn, context), **self.kwargs)
 
 
@@ -210,6 +226,14 @@ def _coupling_sizes(who: str, input_dim: Union[int, Sequence[int]],
     events of shape ``input_dim`` split along ``dim``."""
     _check_dim(who, dim)
     event_dim = -dim
+    if isinstance(input_dim, Sequence) and not isinstance(input_dim, str):
+        check_int_list(who, "input_dim", input_dim)
+    else:
+        check_int(who, "input_dim", input_dim)
+    if split_dim is not None:
+        check_int(who, "split_dim", split_dim, minimum=None)
+    if hidden_dims is not None:
+        check_int_list(who, "hidden_dims", hidden_dims)
     if isinstance(input_dim, int):
         if event_dim != 1:
             raise ValueError(
@@ -275,6 +299,7 @@ def conditional_affine_coupling(input_dim: Union[int, Sequence[int]], context_di
         dim: the (negative) dimension to split along.
         **kwargs: ``log_scale_min_clip``, ``log_scale_max_clip``.
     """
+    check_int("conditional_affine_coupling", "context_dim", context_dim)
     split_dim, n_in, n_out, hidden = _coupling_sizes("conditional_affine_coupling", input_dim,
                                                      hidden_dims, split_dim, dim)
     hypernet = ConditionalDenseNN(n_in, context_dim, hidden, param_dims=[n_out, n_out])

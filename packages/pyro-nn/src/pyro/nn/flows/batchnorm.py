@@ -11,6 +11,7 @@ import torch
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
+from pyro.nn.dense_nn import check_int, check_real
 
 
 class BatchNorm(TransformModule):
@@ -46,6 +47,13 @@ class BatchNorm(TransformModule):
 
     def __init__(self, input_dim: int, momentum: float = 0.1, epsilon: float = 1e-5) -> None:
         super().__init__()
+        check_int("BatchNorm", "input_dim", input_dim)
+        check_real("BatchNorm", "momentum", momentum)
+        check_real("BatchNorm", "epsilon", epsilon)
+        if not isinstance(momentum, torch.Tensor) and not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
+        if not isinstance(epsilon, torch.Tensor) and epsilon < 0:
+            raise ValueError(f"BatchNorm: epsilon must be non-negative, got {epsilon}")
         self.input_dim = input_dim
         self.momentum = momentum
         self.epsilon = epsilon
@@ -64,11 +72,18 @@ class BatchNorm(TransformModule):
         dims: Any = tuple(range(y.dim() - 1))
         return y.mean(dims, keepdim=True), y.var(dims, keepdim=True, unbiased=True)
 
+    def _check(self, v: torch.Tensor, what: str) -> None:
+        if v.shape[-1:] != (self.input_dim,):
+            raise ValueError(f"BatchNorm: {what} of shape {tuple(v.shape)}, expected (..., "
+                             f"{self.input_dim}) (input_dim={self.input_dim})")
+
     def _call(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x, "input")
         scale = torch.sqrt(self.moving_variance + self.epsilon) / self.constrained_gamma
         return (x - self.beta) * scale + self.moving_mean
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
+        self._check(y, "value")
         if self.training:
             mean, var = self._batch_stats(y)
             with torch.no_grad():

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
+from pyro.nn.dense_nn import check_int, check_int_list
 from pyro.nn.flows.util import OnePassNoInverse, PassCache, activation_transform
 
 def log_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -127,12 +128,8 @@ class BlockAutoregressive(OnePassNoInverse, TransformModule):
     def __init__(self, input_dim: int, hidden_factors: Sequence[int] = [8, 8],  # noqa: B006
                  activation: str = "tanh", residual: Optional[str] = None) -> None:
         super().__init__(cache_size=1)
-        if input_dim < 1:
-            raise ValueError(f"BlockAutoregressive: input_dim must be >= 1, got {input_dim}")
-        if any(int(h) < 1 for h in hidden_factors):
-            raise ValueError(
-                f"BlockAutoregressive: hidden_factors must be positive, got {list(hidden_factors)}"
-            )
+        check_int("BlockAutoregressive", "input_dim", input_dim)
+        check_int_list("BlockAutoregressive", "hidden_factors", hidden_factors)
         if residual not in (None, "normal", "gated"):
             raise ValueError(
                 f'BlockAutoregressive: invalid value {residual} for keyword argument "residual"; '

@@ -18,19 +18,29 @@ from torch.distributions.transforms import Transform
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
+from pyro.distributions.transforms.permutation import checked_permutation
+from pyro.nn.dense_nn import DenseNN, check_int, check_int_list
+from pyro.nn.flows.util import check_context, check_network
 
 
 def _permutation_matrix(permutation: torch.Tensor, channels: int) -> torch.Tensor:
-    """The ``channels x channels`` matrix whose row ``i`` is the unit vector ``permutation[i]``."""
+    """The ``channels x channels`` matrix whose row ``i`` is the unit vector ``permutation[i]``
+    (checked, once, to be a reordering of ``0..channels-1``)."""
     permutation = torch.as_tensor(permutation)
     if permutation.numel() != channels:
         raise ValueError(
             f'Keyword argument "permutation" expected to have {channels} elements but '
             f"{permutation.numel()} found."
         )
+    order = permutation.reshape(-1)
+    if order.dtype.is_floating_point and torch.equal(order, order.round()):
+        order = order.long()  # Pyro takes a float tensor of whole numbers too
+    try:
+        order = checked_permutation(order)
+    except (TypeError, ValueError) as e:  # Permute's check, named for this flow
+        raise type(e)(f"GeneralizedChannelPermute: {str(e).removeprefix('Permute: ')}") from None
     eye = torch.eye(channels, device=permutation.device)
-    return eye[permutation.reshape(-1).long()]
+    return eye[order]
 
 
 class _ChannelPermuteMaths:
@@ -130,6 +140,7 @@ class GeneralizedChannelPermute(_ChannelPermuteMaths, TransformModule):
 
     def __init__(self, channels: int = 3, permutation: Optional[torch.Tensor] = None) -> None:
         super().__init__(cache_size=1)
+        check_int("GeneralizedChannelPermute", "channels", channels)
         self.channels = channels
         orthogonal = torch.linalg.qr(torch.randn(channels, channels))[0]
         pivots, lower, upper = torch.linalg.lu(orthogonal)
@@ -161,6 +172,8 @@ class ConditionalGeneralizedChannelPermute(ConditionalTransformModule):
     def __init__(self, nn: torch.nn.Module, channels: int = 3,
                  permutation: Optional[torch.Tensor] = None) -> None:
         super().__init__()
+        check_network(type(self).__name__, "nn", nn)
+        check_int(type(self).__name__, "channels", channels)
         self.nn = nn
         self.channels = channels
         if permutation is None:
@@ -169,6 +182,7 @@ class ConditionalGeneralizedChannelPermute(ConditionalTransformModule):
 
     def condition(self, context: torch.Tensor) -> ConditionedGeneralizedChannelPermute:
         """The flow for ``context`` (of shape ``batch + (context_dim,)``)."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         out = self.nn(context)
         size = self.channels * self.channels
         if out.shape[-1] != size:
@@ -196,6 +210,11 @@ def conditional_generalized_channel_permute(
         channels: number of channels ``C``.
         hidden_dims: the network's hidden widths (default ``[10 * channels, 10 * channels]``).
     """
+    who = "conditional_generalized_channel_permute"
+    check_int(who, "channels", channels)
+    check_int(who, "context_dim", context_dim)
+    if hidden_dims is not None:
+        check_int_list(who, "hidden_dims", hidden_dims)
     if hidden_dims is None:
         hidden_dims = [channels * 10, channels * 10]
     nn = DenseNN(context_dim, hidden_dims, param_dims=[channels * channels])

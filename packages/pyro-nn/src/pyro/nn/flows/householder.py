@@ -18,11 +18,14 @@ from torch.distributions.transforms import Transform
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
+from pyro.nn.dense_nn import DenseNN, check_int
+from pyro.nn.flows.util import check_context, check_network, check_sizes
 
 
-def _check_count(input_dim: int, count_transforms: int) -> None:
+def _check_count(input_dim: int, count_transforms: int, who: str = "Householder") -> None:
     """At least one reflection; more than ``input_dim`` draws a warning (they add nothing)."""
+    check_int(who, "input_dim", input_dim)
+    check_int(who, "count_transforms", count_transforms, minimum=None)
     if count_transforms < 1:
         raise ValueError(
             f"Householder: count_transforms must be at least 1, got {count_transforms}"
@@ -75,15 +78,22 @@ class ConditionedHouseholder(Transform):
     def _reflect(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return x - 2.0 * (x * u).sum(-1, keepdim=True) * u
 
+    def _checked_u(self, v: torch.Tensor, what: str) -> torch.Tensor:
+        u = self.u()
+        if v.shape[-1:] != u.shape[-1:]:
+            raise ValueError(f"{type(self).__name__}: {what} of shape {tuple(v.shape)}, expected "
+                             f"(..., {u.shape[-1]}) (the size of the reflection directions)")
+        return u
+
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         y = x
-        for u in self.u().unbind(-2):
+        for u in self._checked_u(x, "input").unbind(-2):
             y = self._reflect(y, u)
         return y
 
     def _inverse(self, y: torch.Tensor) -> torch.Tensor:
         x = y
-        for u in reversed(self.u().unbind(-2)):
+        for u in reversed(self._checked_u(y, "value").unbind(-2)):
             x = self._reflect(x, u)
         return x
 
@@ -113,7 +123,7 @@ class Householder(ConditionedHouseholder, TransformModule):
 
     def __init__(self, input_dim: int, count_transforms: int = 1) -> None:
         super().__init__()
-        _check_count(input_dim, count_transforms)
+        _check_count(input_dim, count_transforms, type(self).__name__)
         self.input_dim = input_dim
         self.u_unnormed = torch.nn.Parameter(torch.empty(count_transforms, input_dim))
         self.reset_parameters()
@@ -148,7 +158,8 @@ class ConditionalHouseholder(ConditionalTransformModule):
 
     def __init__(self, input_dim: int, nn: torch.nn.Module, count_transforms: int = 1) -> None:
         super().__init__()
-        _check_count(input_dim, count_transforms)
+        _check_count(input_dim, count_transforms, type(self).__name__)
+        check_network(type(self).__name__, "nn", nn)
         self.input_dim = input_dim
         self.nn = nn
         self.count_transforms = count_transforms
@@ -166,6 +177,7 @@ class ConditionalHouseholder(ConditionalTransformModule):
 
     def condition(self, context: torch.Tensor) -> ConditionedHouseholder:
         """The product of reflections for ``context``."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         return ConditionedHouseholder(partial(self._u_unnormed, context))
 
 
@@ -177,6 +189,7 @@ def householder(input_dim: int, count_transforms: Optional[int] = None) -> House
         count_transforms: number of reflections (default ``input_dim // 2 + 1``).
     """
     if count_transforms is None:
+        check_int("householder", "input_dim", input_dim)
         count_transforms = input_dim // 2 + 1
     return Householder(input_dim, count_transforms=count_transforms)
 
@@ -193,6 +206,8 @@ def conditional_householder(input_dim: int, context_dim: int,
         hidden_dims: widths of the hidden layers (default ``[10 * input_dim] * 2``).
         count_transforms: number of reflections.
     """
+    check_sizes("conditional_householder", input_dim, hidden_dims, context_dim)
+    check_int("conditional_householder", "count_transforms", count_transforms)
     if hidden_dims is None:
         hidden_dims = [10 * input_dim, 10 * input_dim]
     nn = DenseNN(context_dim, list(hidden_dims), param_dims=[input_dim] * count_transforms)

@@ -18,12 +18,14 @@ from torch.distributions.transforms import Transform
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
+from pyro.nn.dense_nn import DenseNN, check_int
+from pyro.nn.flows.util import check_context, check_network
 
 _NORMALIZATIONS = ("none", "weight", "spectral")
 
 
 def _check_settings(iterations: int, normalization: str) -> None:
+    check_int("MatrixExponential", "iterations", iterations, minimum=None)
     if iterations < 1:
         # Pyro's type for this check
         raise AssertionError(f"MatrixExponential: iterations must be positive, got {iterations}")
@@ -126,6 +128,7 @@ class MatrixExponential(_MatrixExponentialMaths, TransformModule):
     def __init__(self, input_dim: int, iterations: int = 8, normalization: str = "none",
                  bound: Optional[float] = None) -> None:
         super().__init__(cache_size=1)
+        check_int("MatrixExponential", "input_dim", input_dim)
         _check_settings(iterations, normalization)
         self.iterations = iterations
         self.normalization = normalization
@@ -160,6 +163,8 @@ class ConditionalMatrixExponential(ConditionalTransformModule):
     def __init__(self, input_dim: int, nn: torch.nn.Module, iterations: int = 8,
                  normalization: str = "none", bound: Optional[float] = None) -> None:
         super().__init__()
+        check_int(type(self).__name__, "input_dim", input_dim)
+        check_network(type(self).__name__, "nn", nn)
         _check_settings(iterations, normalization)
         self.input_dim = input_dim
         self.nn = nn
@@ -169,6 +174,7 @@ class ConditionalMatrixExponential(ConditionalTransformModule):
 
     def condition(self, context: torch.Tensor) -> ConditionedMatrixExponential:
         """The flow for ``context`` (of shape ``batch + (context_dim,)``)."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         out = self.nn(context)
         d = self.input_dim
         if out.shape[-1] != d * d:

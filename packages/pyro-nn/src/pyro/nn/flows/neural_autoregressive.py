@@ -22,7 +22,15 @@ from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN
-from pyro.nn.flows.util import PassCache, activation_transform, no_analytic_inverse
+from pyro.nn.dense_nn import check_int
+from pyro.nn.flows.util import (
+    PassCache,
+    activation_transform,
+    check_context,
+    check_network,
+    check_sizes,
+    no_analytic_inverse,
+)
 
 
 class NeuralAutoregressive(TransformModule):
@@ -65,6 +73,8 @@ class NeuralAutoregressive(TransformModule):
     def __init__(self, autoregressive_nn: Any, hidden_units: int = 16,
                  activation: str = "sigmoid") -> None:
         super().__init__(cache_size=1)
+        check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
+        check_int(type(self).__name__, "hidden_units", hidden_units)
         self.arn = autoregressive_nn
         self.hidden_units = hidden_units
         self.T = activation_transform(activation, type(self).__name__)
@@ -131,11 +141,21 @@ class ConditionalNeuralAutoregressive(ConditionalTransformModule):
 
     def __init__(self, autoregressive_nn: torch.nn.Module, **kwargs: Any) -> None:
         super().__init__()
+        unknown = sorted(set(kwargs) - {"hidden_units", "activation"})
+        if unknown:
+            raise TypeError(
+                f"ConditionalNeuralAutoregressive got unexpected keyword arguments {unknown}; "
+                "expected some of ['hidden_units', 'activation']"
+            )
+        check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
+        check_int(type(self).__name__, "hidden_units", kwargs.get("hidden_units", 16))
+        activation_transform(kwargs.get("activation", "sigmoid"), type(self).__name__)
         self.nn = autoregressive_nn
         self.kwargs = kwargs
 
     def condition(self, context: torch.Tensor) -> NeuralAutoregressive:
         """The flow for ``context`` (its network's context bound)."""
+        check_context(type(self).__name__, self.nn, context)
         return NeuralAutoregressive(functools.partial(self.nn, context=context), **self.kwargs)
 
 
@@ -153,6 +173,8 @@ def neural_autoregressive(input_dim: int, hidden_dims: Optional[Sequence[int]] =
         activation: 'ELU', 'LeakyReLU', 'sigmoid' or 'tanh'.
         width: ``hidden_units`` of the flow (the network outputs ``[width] * 3``).
     """
+    check_sizes("neural_autoregressive", input_dim, hidden_dims)
+    check_int("neural_autoregressive", "width", width)
     arn = AutoRegressiveNN(input_dim, _default_hidden(input_dim, hidden_dims),
                            param_dims=[width] * 3)
     return NeuralAutoregressive(arn, hidden_units=width, activation=activation)
@@ -171,6 +193,8 @@ def conditional_neural_autoregressive(
         activation: 'ELU', 'LeakyReLU', 'sigmoid' or 'tanh'.
         width: ``hidden_units`` of the flow (the network outputs ``[width] * 3``).
     """
+    check_sizes("conditional_neural_autoregressive", input_dim, hidden_dims, context_dim)
+    check_int("conditional_neural_autoregressive", "width", width)
     arn = ConditionalAutoRegressiveNN(input_dim, context_dim,
                                       _default_hidden(input_dim, hidden_dims),
                                       param_dims=[width] * 3)

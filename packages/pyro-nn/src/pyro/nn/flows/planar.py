@@ -19,8 +19,14 @@ from torch.nn import functional as F
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
-from pyro.nn.flows.util import PassCache, no_analytic_inverse
+from pyro.nn.dense_nn import DenseNN, check_int
+from pyro.nn.flows.util import (
+    PassCache,
+    check_context,
+    check_network,
+    check_sizes,
+    no_analytic_inverse,
+)
 
 
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -73,6 +79,9 @@ class ConditionedPlanar(Transform):
     def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(y, tanh', w . u_hat)`` at ``x``."""
         bias, u, w = self._params()
+        if x.shape[-1:] != w.shape[-1:]:
+            raise ValueError(f"{type(self).__name__}: input of shape {tuple(x.shape)}, expected "
+                             f"(..., {w.shape[-1]}) (the size of its parameters u and w)")
         u_hat = self.u_hat(u, w)
         act = torch.tanh(_dot(x, w) + bias)
         slope = (w * u_hat).sum(-1, keepdim=True)
@@ -129,6 +138,7 @@ class Planar(ConditionedPlanar, TransformModule):
 
     def __init__(self, input_dim: int) -> None:
         super().__init__()
+        check_int("Planar", "input_dim", input_dim)
         self.input_dim = input_dim
         self.bias = torch.nn.Parameter(torch.empty(1))
         self.u = torch.nn.Parameter(torch.empty(input_dim))
@@ -170,10 +180,12 @@ class ConditionalPlanar(ConditionalTransformModule):
 
     def __init__(self, nn: torch.nn.Module) -> None:
         super().__init__()
+        check_network(type(self).__name__, "nn", nn)
         self.nn = nn
 
     def condition(self, context: torch.Tensor) -> ConditionedPlanar:
         """The planar map for ``context``."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         return ConditionedPlanar(partial(self.nn, context))
 
 
@@ -192,6 +204,7 @@ def conditional_planar(input_dim: int, context_dim: int,
         context_dim: size of the context vector.
         hidden_dims: widths of the hidden layers (default ``[10 * input_dim] * 2``).
     """
+    check_sizes("conditional_planar", input_dim, hidden_dims, context_dim)
     if hidden_dims is None:
         hidden_dims = [10 * input_dim, 10 * input_dim]
     return ConditionalPlanar(DenseNN(context_dim, list(hidden_dims),

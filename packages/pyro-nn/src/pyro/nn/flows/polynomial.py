@@ -21,7 +21,8 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN
-from pyro.nn.flows.util import OnePassNoInverse, PassCache
+from pyro.nn.dense_nn import check_int
+from pyro.nn.flows.util import OnePassNoInverse, PassCache, check_network, check_sizes
 
 
 class Polynomial(OnePassNoInverse, TransformModule):
@@ -61,6 +62,10 @@ class Polynomial(OnePassNoInverse, TransformModule):
     def __init__(self, autoregressive_nn: Any, input_dim: int, count_degree: int,
                  count_sum: int) -> None:
         super().__init__(cache_size=1)
+        check_network("Polynomial", "autoregressive_nn", autoregressive_nn)
+        check_int("Polynomial", "input_dim", input_dim)
+        check_int("Polynomial", "count_degree", count_degree, minimum=None)
+        check_int("Polynomial", "count_sum", count_sum, minimum=None)
         if count_degree < 0 or count_sum < 1:
             raise ValueError(
                 f"Polynomial: count_degree must be >= 0 and count_sum >= 1, got "
@@ -127,6 +132,7 @@ def polynomial(input_dim: int, hidden_dims: Optional[Sequence[int]] = None) -> P
         input_dim: size of the vectors the flow maps.
         hidden_dims: the network's hidden widths (default ``[input_dim * 10]``).
     """
+    check_sizes("polynomial", input_dim, hidden_dims)
     count_degree, count_sum = 4, 3
     hidden = [input_dim * 10] if hidden_dims is None else list(hidden_dims)
     arn = AutoRegressiveNN(input_dim, hidden, param_dims=[(count_degree + 1) * count_sum])

@@ -18,8 +18,14 @@ from torch.nn import functional as F
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
-from pyro.nn.flows.util import PassCache, no_analytic_inverse
+from pyro.nn.dense_nn import DenseNN, check_int
+from pyro.nn.flows.util import (
+    PassCache,
+    check_context,
+    check_network,
+    check_sizes,
+    no_analytic_inverse,
+)
 
 
 class ConditionedRadial(Transform):
@@ -62,6 +68,9 @@ class ConditionedRadial(Transform):
     def _forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, ...]]:
         """``(y, (r, alpha, beta))`` at ``x``, ``r``, ``alpha`` and ``beta`` with a last dim of 1."""
         x0, alpha_prime, beta_prime = self._params()
+        if x.shape[-1:] != x0.shape[-1:]:
+            raise ValueError(f"{type(self).__name__}: input of shape {tuple(x.shape)}, expected "
+                             f"(..., {x0.shape[-1]}) (the size of its reference point x0)")
         alpha, beta = self._alpha_beta(alpha_prime, beta_prime)
         diff = x - x0
         r = diff.norm(dim=-1, keepdim=True)
@@ -111,6 +120,7 @@ class Radial(ConditionedRadial, TransformModule):
 
     def __init__(self, input_dim: int) -> None:
         super().__init__()
+        check_int("Radial", "input_dim", input_dim)
         self.input_dim = input_dim
         self.x0 = torch.nn.Parameter(torch.empty(input_dim))
         self.alpha_prime = torch.nn.Parameter(torch.empty(1))
@@ -149,10 +159,12 @@ class ConditionalRadial(ConditionalTransformModule):
 
     def __init__(self, nn: torch.nn.Module) -> None:
         super().__init__()
+        check_network(type(self).__name__, "nn", nn)
         self.nn = nn
 
     def condition(self, context: torch.Tensor) -> ConditionedRadial:
         """The radial map for ``context``."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         return ConditionedRadial(partial(self.nn, context))
 
 
@@ -171,6 +183,7 @@ def conditional_radial(input_dim: int, context_dim: int,
         context_dim: size of the context vector.
         hidden_dims: widths of the hidden layers (default ``[10 * input_dim] * 2``).
     """
+    check_sizes("conditional_radial", input_dim, hidden_dims, context_dim)
     if hidden_dims is None:
         hidden_dims = [10 * input_dim, 10 * input_dim]
     return ConditionalRadial(DenseNN(context_dim, list(hidden_dims),

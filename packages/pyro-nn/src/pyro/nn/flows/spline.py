@@ -28,8 +28,8 @@ from torch.nn import functional as F
 from pyro.distributions import constraints
 from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
-from pyro.nn.dense_nn import DenseNN
-from pyro.nn.flows.util import PassCache
+from pyro.nn.dense_nn import DenseNN, check_int, check_real
+from pyro.nn.flows.util import PassCache, check_context, check_network, check_sizes
 
 ORDERS = ("linear", "quadratic")
 MIN_BIN_WIDTH = 1e-3
@@ -50,6 +50,15 @@ def check_order(order: str) -> str:
             f"Keyword argument 'order' must be one of {list(ORDERS)}, but '{order}' was found!"
         )
     return order
+
+
+def check_spline(who: str, input_dim: Any, count_bins: Any, bound: Any, order: Any) -> None:
+    """Check a spline flow's settings when it is built: ``input_dim`` and ``count_bins`` ints
+    >= 1, ``bound`` a positive number, ``order`` one of :data:`ORDERS`."""
+    check_int(who, "input_dim", input_dim)
+    check_int(who, "count_bins", count_bins)
+    check_real(who, "bound", bound, positive=True)
+    check_order(order)
 
 
 def spline_param_dims(count_bins: int, order: str) -> List[int]:
@@ -311,6 +320,7 @@ class ConditionedSpline(Transform):
     def __init__(self, params: Union[SplineParams, Callable[[], SplineParams], None],
                  bound: float = 3.0, order: str = "linear") -> None:
         super().__init__(cache_size=1)
+        check_real(type(self).__name__, "bound", bound, positive=True)
         self._params = params
         self.order = check_order(order)
         self.bound = bound
@@ -374,11 +384,8 @@ class Spline(ConditionedSpline, TransformModule):
 
     def __init__(self, input_dim: int, count_bins: int = 8, bound: float = 3.0,
                  order: str = "linear") -> None:
+        check_spline(type(self).__name__, input_dim, count_bins, bound, order)
         super().__init__(None, bound=bound, order=order)
-        if input_dim < 1 or count_bins < 1:
-            raise ValueError(
-                f"Spline: input_dim and count_bins must be >= 1, got {input_dim} and {count_bins}"
-            )
         self.input_dim = input_dim
         self.count_bins = count_bins
         self.unnormalized_widths = torch.nn.Parameter(torch.randn(input_dim, count_bins))
@@ -462,11 +469,13 @@ class ConditionalSpline(ConditionalTransformModule):
     def __init__(self, nn: Callable[..., Any], input_dim: int, count_bins: int,
                  bound: float = 3.0, order: str = "linear") -> None:
         super().__init__()
+        check_network(type(self).__name__, "nn", nn)
+        check_spline(type(self).__name__, input_dim, count_bins, bound, order)
         self.nn = nn
         self.input_dim = input_dim
         self.count_bins = count_bins
         self.bound = bound
-        self.order = check_order(order)
+        self.order = order
 
     def _params(self, context: torch.Tensor) -> SplineParams:
         out = self.nn(context)
@@ -476,6 +485,7 @@ class ConditionalSpline(ConditionalTransformModule):
 
     def condition(self, context: torch.Tensor) -> ConditionedSpline:
         """The spline for ``context``."""
+        check_context(type(self).__name__, self.nn, context, alone=True)
         return ConditionedSpline(functools.partial(self._params, context), bound=self.bound,
                                  order=self.order)
 
@@ -497,6 +507,8 @@ def conditional_spline(input_dim: int, context_dim: int,
         hidden_dims: the network's hidden widths (default ``[10 * input_dim, 10 * input_dim]``).
         count_bins, bound, order: as for :class:`Spline`.
     """
+    check_sizes("conditional_spline", input_dim, hidden_dims, context_dim)
+    check_spline("conditional_spline", input_dim, count_bins, bound, order)
     if hidden_dims is None:
         hidden_dims = [input_dim * 10, input_dim * 10]
     param_dims = [input_dim * n for n in spline_param_dims(count_bins, order)]

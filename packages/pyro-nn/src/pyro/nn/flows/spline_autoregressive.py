@@ -18,12 +18,12 @@ from pyro.distributions.conditional import ConditionalTransformModule
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.auto_reg_nn import AutoRegressiveNN, ConditionalAutoRegressiveNN
 from pyro.nn.flows.spline import (
+    check_spline,
     ConditionalSpline,
     ConditionedSpline,
-    check_order,
     spline_param_dims,
 )
-from pyro.nn.flows.util import PassCache
+from pyro.nn.flows.util import PassCache, check_context, check_network, check_sizes
 
 
 class SplineAutoregressive(TransformModule):
@@ -62,6 +62,8 @@ class SplineAutoregressive(TransformModule):
     def __init__(self, input_dim: int, autoregressive_nn: Callable[..., Any], count_bins: int = 8,
                  bound: float = 3.0, order: str = "linear") -> None:
         super().__init__(cache_size=1)
+        check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
+        check_spline(type(self).__name__, input_dim, count_bins, bound, order)
         self.arn = autoregressive_nn
         # the spline whose context is the flow's own input
         self.spline = ConditionalSpline(autoregressive_nn, input_dim, count_bins, bound, order)
@@ -119,13 +121,22 @@ class ConditionalSplineAutoregressive(ConditionalTransformModule):
     def __init__(self, input_dim: int, autoregressive_nn: Callable[..., Any],
                  **kwargs: Any) -> None:
         super().__init__()
-        check_order(kwargs.get("order", "linear"))
+        unknown = sorted(set(kwargs) - {"count_bins", "bound", "order"})
+        if unknown:
+            raise TypeError(
+                f"ConditionalSplineAutoregressive got unexpected keyword arguments {unknown}; "
+                "expected some of ['count_bins', 'bound', 'order']"
+            )
+        check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
+        check_spline(type(self).__name__, input_dim, kwargs.get("count_bins", 8),
+                     kwargs.get("bound", 3.0), kwargs.get("order", "linear"))
         self.input_dim = input_dim
         self.nn = autoregressive_nn
         self.kwargs = kwargs
 
     def condition(self, context: torch.Tensor) -> SplineAutoregressive:
         """The flow for ``context``."""
+        check_context(type(self).__name__, self.nn, context)
         return SplineAutoregressive(self.input_dim, functools.partial(self.nn, context=context),
                                     **self.kwargs)
 
@@ -144,6 +155,8 @@ def spline_autoregressive(input_dim: int, hidden_dims: Optional[Sequence[int]] =
         hidden_dims: the network's hidden widths (default ``[10 * input_dim, 10 * input_dim]``).
         count_bins, bound, order: as for :class:`SplineAutoregressive`.
     """
+    check_sizes("spline_autoregressive", input_dim, hidden_dims)
+    check_spline("spline_autoregressive", input_dim, count_bins, bound, order)
     arn = AutoRegressiveNN(input_dim, _hidden(input_dim, hidden_dims),
                            param_dims=spline_param_dims(count_bins, order))
     return SplineAutoregressive(input_dim, arn, count_bins=count_bins, bound=bound, order=order)
@@ -162,6 +175,8 @@ def conditional_spline_autoregressive(input_dim: int, context_dim: int,
         hidden_dims: the network's hidden widths (default ``[10 * input_dim, 10 * input_dim]``).
         count_bins, bound, order: as for :class:`SplineAutoregressive`.
     """
+    check_sizes("conditional_spline_autoregressive", input_dim, hidden_dims, context_dim)
+    check_spline("conditional_spline_autoregressive", input_dim, count_bins, bound, order)
     arn = ConditionalAutoRegressiveNN(input_dim, context_dim, _hidden(input_dim, hidden_dims),
                                       param_dims=spline_param_dims(count_bins, order))
     return ConditionalSplineAutoregressive(input_dim, arn, count_bins=count_bins, bound=bound,

@@ -12,12 +12,14 @@ import torch
 from pyro.distributions import constraints
 from pyro.distributions.torch_transform import TransformModule
 from pyro.nn.dense_nn import DenseNN
+from pyro.nn.dense_nn import check_int
 from pyro.nn.flows.spline import (
     ConditionalSpline,
     Spline,
+    check_spline,
     spline_param_dims,
 )
-from pyro.nn.flows.util import PassCache
+from pyro.nn.flows.util import PassCache, check_network, check_sizes
 
 
 class SplineCoupling(TransformModule):
@@ -60,7 +62,9 @@ class SplineCoupling(TransformModule):
                  count_bins: int = 8, bound: float = 3.0, order: str = "linear",
                  identity: bool = False) -> None:
         super().__init__(cache_size=1)
+        check_spline(type(self).__name__, input_dim, count_bins, bound, order)
         _check_split_dim(input_dim, split_dim)
+        check_network(type(self).__name__, "hypernet", hypernet)
         self.input_dim = input_dim
         self.split_dim = split_dim
         self.identity = identity
@@ -112,6 +116,7 @@ class SplineCoupling(TransformModule):
 
 def _check_split_dim(input_dim: int, split_dim: int) -> None:
     """Refuse a split that leaves either part empty (Pyro builds a degenerate network)."""
+    check_int("SplineCoupling", "split_dim", split_dim, minimum=None)
     if not 0 < split_dim < input_dim:
         raise ValueError(
             f"SplineCoupling: split_dim must be in 1..input_dim - 1 = {input_dim - 1}, got "
@@ -130,6 +135,8 @@ def spline_coupling(input_dim: int, split_dim: Optional[int] = None,
         hidden_dims: the hypernet's hidden widths (default ``[10 * input_dim, 10 * input_dim]``).
         count_bins, bound: as for :class:`SplineCoupling`.
     """
+    check_sizes("spline_coupling", input_dim, hidden_dims)
+    check_spline("spline_coupling", input_dim, count_bins, bound, "linear")
     if split_dim is None:
         split_dim = input_dim // 2
     if hidden_dims is None:

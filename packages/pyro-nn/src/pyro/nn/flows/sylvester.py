@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 
 import torch
 
+from pyro.nn.dense_nn import check_int
 from pyro.nn.flows.householder import Householder
 from pyro.nn.flows.util import OnePassNoInverse, PassCache
 
@@ -98,6 +99,7 @@ def sylvester(input_dim: int, count_transforms: Optional[int] = None) -> Sylvest
         count_transforms: number of Householder reflections (default ``input_dim // 2 + 1``).
     """
     if count_transforms is None:
+        check_int("sylvester", "input_dim", input_dim)
         count_transforms = input_dim // 2 + 1
     return Sylvester(input_dim, count_transforms=count_transforms)
 

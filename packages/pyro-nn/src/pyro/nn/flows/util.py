@@ -8,6 +8,14 @@ import torch
 from torch.distributions import transforms as torch_transforms
 
 from pyro.distributions.transforms import ELUTransform, LeakyReLUTransform
+from pyro.nn.auto_reg_nn import ConditionalAutoRegressiveNN
+from pyro.nn.dense_nn import (
+    ConditionalDenseNN,
+    check_callable,
+    check_int,
+    check_int_list,
+    check_real,
+)
 
 
 def clamp_preserve_gradients(x: torch.Tensor, min: float, max: float) -> torch.Tensor:
@@ -72,6 +80,60 @@ class BoundNetwork:
         return self.nn(x, context=context)
 
 
+def check_network(who: str, argument: str, nn: Any) -> None:
+    """Raise ``TypeError`` unless the network ``nn`` a flow is given is callable (checked when
+    the flow is built, not at its first pass)."""
+    check_callable(who, argument, nn, "a network (a torch.nn.Module or a callable)")
+
+
+def check_sizes(who: str, input_dim: Any, hidden_dims: Any, context_dim: Any = None) -> None:
+    """Check the sizes given to a lower-case flow helper ``who`` before it builds a network:
+    ``input_dim`` (and, for a conditional flow, ``context_dim``) an int >= 1, ``hidden_dims``
+    None or a list of positive ints. Raises ``TypeError`` / ``ValueError`` naming the
+    argument."""
+    check_int(who, "input_dim", input_dim)
+    if context_dim is not None:
+        check_int(who, "context_dim", context_dim)
+    if hidden_dims is not None:
+        check_int_list(who, "hidden_dims", hidden_dims)
+
+
+def check_clips(who: str, log_scale_min_clip: Any, log_scale_max_clip: Any) -> None:
+    """Check an affine flow's log-scale bounds: real numbers, the lower not above the upper."""
+    check_real(who, "log_scale_min_clip", log_scale_min_clip)
+    check_real(who, "log_scale_max_clip", log_scale_max_clip)
+    if (not isinstance(log_scale_min_clip, torch.Tensor)
+            and not isinstance(log_scale_max_clip, torch.Tensor)
+            and log_scale_min_clip > log_scale_max_clip):
+        raise ValueError(f"{who}: log_scale_min_clip={log_scale_min_clip} must not exceed "
+                         f"log_scale_max_clip={log_scale_max_clip}")
+
+
+def check_context(who: str, nn: Any, context: Any, alone: bool = False) -> None:
+    """Check the ``context`` given to ``<who>.condition``: a tensor, whose last dim is the
+    context size that ``nn`` declares.
+
+    ``alone`` says that ``nn`` is called on the context alone (``nn(context)``, a ``DenseNN``
+    whose ``input_dim`` is the context size); otherwise it is called as ``nn(x,
+    context=context)`` (a conditional network with a ``context_dim``). A network of another
+    kind declares no size, and only the type is checked. Raises ``TypeError`` / ``ValueError``.
+    """
+    if not isinstance(context, torch.Tensor):
+        raise TypeError(f"{who}.condition: context must be a tensor, got {type(context).__name__} "
+                        f"{context!r}"[:200])
+    size: Optional[int] = None
+    if alone:
+        if isinstance(nn, ConditionalDenseNN) and not nn.context_dim:
+            size = nn.input_dim
+    elif isinstance(nn, (ConditionalDenseNN, ConditionalAutoRegressiveNN)) and nn.context_dim:
+        size = nn.context_dim
+    if size is not None and context.shape[-1:] != (size,):
+        raise ValueError(
+            f"{who}.condition: context of shape {tuple(context.shape)}, expected (..., {size}) "
+            f"(the context size of the flow's network)"
+        )
+
+
 def no_analytic_inverse(transform: Any) -> KeyError:
     """The error of a flow with no analytic inverse asked to invert a value not in its cache."""
     return KeyError(
@@ -95,7 +157,6 @@ def activation_transform(activation: str, owner: str) -> torch_transforms.Transf
             f"{sorted(choices)}"
         )
     return choices[activation]()
-
 
 
 class OnePassNoInverse:
@@ -131,6 +192,10 @@ class OnePassNoInverse:
 __all__ = [
     "OnePassNoInverse",
     "BoundNetwork",
+    "check_clips",
+    "check_context",
+    "check_network",
+    "check_sizes",
     "PassCache",
     "activation_transform",
     "clamp_preserve_gradients",
