@@ -295,3 +295,26 @@ def test_fit_generalized_pareto_lives_in_ops_stats():
 def test_predictive_model_and_guide_must_be_callable(kwargs, words):
     with pytest.raises(TypeError, match=words):
         Predictive(num_samples=2, **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:TraceEnum_ELBO found no sample sites")
+@pytest.mark.parametrize("elbo_class", ["Trace_ELBO", "TraceGraph_ELBO", "TraceEnum_ELBO"])
+def test_vectorized_particles_pushing_an_automatic_plate_left_say_what_to_raise(elbo_class):
+    import pyro.infer
+    from pyro.infer.autoguide import AutoNormal
+
+    def model(data):
+        loc = pyro.sample("loc", dist.Normal(0.0, 1.0))
+        with pyro.plate("d", 3):  # no dim: allocated left of the particles when nesting is 0
+            pyro.sample("obs", dist.Normal(loc, 1.0), obs=data)
+
+    data = torch.zeros(3)
+    Elbo = getattr(pyro.infer, elbo_class)
+    pyro.clear_param_store()
+    guide = AutoNormal(model)
+    with pytest.raises(ValueError, match=r"(?s)vectorize_particles=True puts the particles at dim=-1, left "
+                                         r"of max_plate_nesting=0 plate dims.*plate 'd' at dim=-2 went left "
+                                         r"of the particles; raise max_plate_nesting"):
+        Elbo(num_particles=2, vectorize_particles=True, max_plate_nesting=0).loss(model, guide, data)
+    loss = Elbo(num_particles=2, vectorize_particles=True, max_plate_nesting=1).loss(model, guide, data)
+    assert torch.isfinite(torch.as_tensor(loss))

@@ -413,3 +413,19 @@ def test_progress_bar_and_validation_switch(capsys):
         MCMC(NUTS(model), num_samples=5, warmup_steps=5, disable_progbar=True,
              disable_validation=False).run()
     assert seen and all(seen)
+
+
+def test_select_samples_draws_with_replacement_as_pyro_does():
+    from pyro.infer.mcmc.util import select_samples
+
+    samples = {"x": torch.arange(20.0), "y": torch.arange(20.0) * 10}
+    torch.manual_seed(0)
+    picked = select_samples(samples, num_samples=50)  # more than the draws: allowed, as in Pyro
+    assert picked["x"].shape == (50,)
+    assert set(picked["x"].tolist()) <= set(range(20))
+    assert torch.equal(picked["y"], picked["x"] * 10)  # the same draws for every site
+    assert len(set(picked["x"].tolist())) < 50  # with replacement: repeats
+    grouped = select_samples({"x": torch.arange(40.0).reshape(2, 20)}, num_samples=5, group_by_chain=True)
+    assert grouped["x"].shape == (2, 5)
+    assert torch.equal(grouped["x"][1] - grouped["x"][0], torch.full((5,), 20.0))
+    assert select_samples(samples) is samples

@@ -17,7 +17,8 @@ transforms) calls this one copy.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+import numbers
+from typing import Any, List, Optional, Sequence
 
 import torch
 
@@ -54,6 +55,24 @@ irfft = torch.fft.irfft
 #: How many machine epsilons (relative to the largest diagonal entry) :func:`safe_cholesky`
 #: adds to the diagonal of a matrix that is not numerically positive definite.
 CHOLESKY_RELATIVE_JITTER = 4.0
+
+
+class OpsArgumentError(ValueError, AssertionError):
+    """A tensor op was given a wrong value: a ``ValueError``, and the ``AssertionError`` Pyro's
+    asserts raise for it."""
+
+
+class OpsArgumentTypeError(TypeError, AssertionError):
+    """A tensor op was given a wrong kind of value: a ``TypeError``, and the
+    ``AssertionError`` Pyro's asserts raise for it."""
+
+
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise OpsArgumentTypeError(f"{owner}: {name} must be an int >= {minimum}, got "
+                                   f"{type(value).__name__} {value!r}"[:160])
+    if value < minimum:
+        raise OpsArgumentError(f"{owner}: {name} must be an int >= {minimum}, got {value}")
 
 
 def safe_cholesky(x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +137,10 @@ def precision_to_scale_tril(P: torch.Tensor) -> torch.Tensor:
 def block_diag_embed(mat: torch.Tensor) -> torch.Tensor:
     """The block-diagonal matrix ``(..., B * M, B * N)`` whose blocks are the ``B`` matrices of
     ``mat`` (shape ``(..., B, M, N)``)."""
+    if mat.dim() < 3:
+        raise OpsArgumentError(f"Input to block_diag() must be of dimension 3 or higher: "
+                               f"block_diag_embed got mat of shape {tuple(mat.shape)}, expected "
+                               f"(..., B, M, N)")
     *batch, B, M, N = mat.shape
     eye = torch.eye(B, dtype=mat.dtype, device=mat.device)
     # out[..., b, m, c, n] = mat[..., b, m, n] if b == c else 0
@@ -128,6 +151,10 @@ def block_diag_embed(mat: torch.Tensor) -> torch.Tensor:
 def block_diagonal(mat: torch.Tensor, block_size: int) -> torch.Tensor:
     """The ``block_size`` diagonal blocks of ``mat`` (shape ``(..., B * M, B * N)``, ``B =
     block_size``) as a ``(..., B, M, N)`` tensor; the inverse of :func:`block_diag_embed`."""
+    _check_int("block_diagonal", "block_size", block_size, 1)
+    if mat.dim() < 2:
+        raise OpsArgumentError(f"block_diagonal: mat must have at least 2 dims, got shape "
+                               f"{tuple(mat.shape)}")
     B = block_size
     *batch, BM, BN = mat.shape
     if BM % B or BN % B:
@@ -141,8 +168,14 @@ def block_diagonal(mat: torch.Tensor, block_size: int) -> torch.Tensor:
 def repeated_matmul(M: torch.Tensor, n: int) -> torch.Tensor:
     """``stack([M, M @ M, ..., M ** n])`` (shape ``(n,) + M.shape``), by repeated doubling:
     ``O(log n)`` batched products."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise OpsArgumentTypeError(f"argument n to repeated_matmul must be 1 or larger: got "
+                                   f"{type(n).__name__} {n!r}, expected an int")
     if n < 1:
-        raise ValueError(f"repeated_matmul: n must be positive, got {n}")
+        raise OpsArgumentError(f"argument n to repeated_matmul must be 1 or larger: got n={n}")
+    if M.dim() < 2 or M.size(-1) != M.size(-2):
+        raise OpsArgumentError(f"Input tensors must satisfy M.size(-1) == M.size(-2): "
+                               f"repeated_matmul got M of shape {tuple(M.shape)}")
     powers = M.unsqueeze(0)
     while powers.size(0) < n:
         # the next powers are the current ones times the largest one
@@ -192,8 +225,7 @@ _FFT_DTYPES = (torch.float32, torch.float64)
 
 def next_fast_len(size: int) -> int:
     """The smallest ``n >= size`` whose only prime factors are 2, 3 and 5 (a fast FFT length)."""
-    if size < 1:
-        raise ValueError(f"next_fast_len: size must be positive, got {size}")
+    _check_int("next_fast_len", "size", size, 1)
     n = size
     while True:
         rest = n
@@ -340,6 +372,7 @@ def periodic_repeat(tensor: torch.Tensor, size: int, dim: int) -> torch.Tensor:
 def periodic_cumsum(tensor: torch.Tensor, period: int, dim: int) -> torch.Tensor:
     """The cumulative sum along ``dim`` of the elements of each phase ``t % period`` apart:
     ``out[t] = tensor[t] + out[t - period]``."""
+    _check_int("periodic_cumsum", "period", period, 1)
     if dim >= 0:
         dim -= tensor.dim()
     size = tensor.size(dim)
@@ -366,6 +399,7 @@ def periodic_features(duration: int, max_period: Optional[float] = None,
         min_period: the shortest period kept (default 2, the Nyquist limit).
         options: ``dtype`` / ``device`` of the result, as for :func:`torch.arange`.
     """
+    _check_int("periodic_features", "duration", duration, 1)
     if max_period is None:
         max_period = duration
     if min_period is None:

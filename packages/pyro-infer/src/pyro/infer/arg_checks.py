@@ -7,7 +7,9 @@ bare ``assert``), so code written against Pyro still catches them.
 
 from __future__ import annotations
 
+import inspect
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -61,5 +63,32 @@ def check_callable(owner: str, name: str, fn: Any, optional: bool = False) -> No
             f"{owner}: {name} must be a callable{extra}, got {describe(fn)}")
 
 
+def check_flag(owner: str, name: str, value: Any) -> None:
+    """Refuse ``value`` unless it is a bool (or an int 0 or 1, or a numpy bool)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return
+    raise EngineArgumentTypeError(f"{owner}: {name} must be a bool, got {describe(value)}")
+
+
+def check_model_args(owner: str, model: Any, args: Any, kwargs: Any = None) -> None:
+    """Refuse ``args`` unless a tuple (or list) and ``kwargs`` unless a mapping (or None): a bare
+    tensor as ``model_args`` would be unpacked element by element. The message names the
+    model's first parameter, to show how to wrap a lone argument."""
+    if not isinstance(args, (tuple, list)):
+        try:
+            first = next(iter(inspect.signature(model).parameters), "x")
+        except (TypeError, ValueError):
+            first = "x"
+        raise EngineArgumentTypeError(
+            f"{owner}: model_args must be a tuple of the model's positional arguments, got "
+            f"{describe(args)}; for one argument {first} pass model_args=({first},)")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise EngineArgumentTypeError(
+            f"{owner}: model_kwargs must be a dict of the model's keyword arguments, got "
+            f"{describe(kwargs)}")
+
+
 __all__ = ["EngineArgumentError", "EngineArgumentTypeError", "check_callable", "check_count",
-           "check_real", "describe"]
+           "check_flag", "check_model_args", "check_real", "describe"]

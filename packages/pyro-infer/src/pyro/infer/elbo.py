@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 
 from pyro.infer.nonfinite import first_nonfinite_site
 from pyro.logger import log
-from pyro.infer.arg_checks import check_count, check_real
+from pyro.infer.arg_checks import check_count, check_flag, check_real
 from pyro.infer.util import plate_nesting
 
 __all__ = ["ELBO", "ELBOModule", "set_seed_front_door"]
@@ -75,6 +75,10 @@ class ELBO(metaclass=_ELBOMeta):
             max_plate_nesting = max_iarange_nesting
         check_count(type(self).__name__, "num_particles", num_particles)
         check_real(type(self).__name__, "tail_adaptive_beta", tail_adaptive_beta)
+        for flag, value in (("vectorize_particles", vectorize_particles),
+                            ("strict_enumeration_warning", strict_enumeration_warning),
+                            ("ignore_jit_warnings", ignore_jit_warnings)):
+            check_flag(type(self).__name__, flag, value)
         if max_plate_nesting != math.inf and (
                 not isinstance(max_plate_nesting, numbers.Real) or isinstance(max_plate_nesting, bool)
                 or max_plate_nesting < 0 or int(max_plate_nesting) != max_plate_nesting):
@@ -140,8 +144,43 @@ class ELBO(metaclass=_ELBOMeta):
         """Return the traces of one run of all particles at once, under the particle plate."""
         if self.max_plate_nesting == math.inf:
             self._guess_max_plate_nesting(model, guide, args, kwargs)
-        return self._get_trace(self._vectorized_num_particles(model),
-                               self._vectorized_num_particles(guide), args, kwargs)
+        try:
+            return self._get_trace(self._vectorized_num_particles(model),
+                                   self._vectorized_num_particles(guide), args, kwargs)
+        except ValueError as error:
+            crowded = self._plates_left_of_particles(model, guide, args, kwargs)
+            if not crowded:
+                raise
+            dim = -int(self.max_plate_nesting)
+            raise ValueError(
+                f"{error}\nvectorize_particles=True puts the particles at dim={dim}, left of "
+                f"max_plate_nesting={-dim - 1} plate dims, but the model or guide needs more: "
+                f"{', '.join(crowded)} went left of the particles; raise max_plate_nesting to "
+                f"the model's plate nesting") from None
+
+    def _plates_left_of_particles(self, model: Callable, guide: Callable, args: tuple,
+                                  kwargs: dict) -> List[str]:
+        """After a failed vectorized run: the plates (``"plate 'd' at dim=-2"``) that the guide
+        or the model replayed on it put left of the particle plate; empty when the run cannot
+        be repeated or no plate is there."""
+        from pyro import poutine
+
+        dim = -int(self.max_plate_nesting)
+        try:
+            with poutine.block():
+                guide_trace = poutine.trace(self._vectorized_num_particles(guide)).get_trace(*args, **kwargs)
+                model_trace = poutine.trace(poutine.replay(
+                    self._vectorized_num_particles(model), trace=guide_trace)).get_trace(*args, **kwargs)
+        except Exception:
+            return []
+        found: Dict[str, int] = {}
+        for tr in (guide_trace, model_trace):
+            for site in tr.nodes.values():
+                for frame in site.get("cond_indep_stack", ()):
+                    if (frame.vectorized and frame.dim is not None and frame.dim < dim
+                            and frame.name != _PARTICLE_PLATE):
+                        found[frame.name] = frame.dim
+        return [f"plate '{name}' at dim={d}" for name, d in found.items()]
 
     def _get_traces(self, model: Callable, guide: Callable, args: tuple,
                     kwargs: dict) -> Iterator[Tuple[Any, Any]]:

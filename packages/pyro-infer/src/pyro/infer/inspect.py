@@ -9,14 +9,18 @@ it with Graphviz (the optional extra ``pyro-infer[render]``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import networkx as nx
 import torch
 
 from pyro import poutine
-from pyro.infer.arg_checks import EngineArgumentTypeError, describe
+from pyro.infer.arg_checks import (
+    EngineArgumentTypeError,
+    check_callable,
+    check_model_args,
+    describe,
+)
 from pyro.infer.graph_render import (  # noqa: F401  (re-exported)
     DotGraph,
     build_dot,
@@ -81,22 +85,12 @@ def _plates(site: dict) -> List[str]:
     return [frame.name for frame in site["cond_indep_stack"] if frame.vectorized]
 
 
-def _model_inputs(owner: str, model_args: Any, model_kwargs: Any) -> Tuple[tuple, dict]:
+def _model_inputs(owner: str, model: Any, model_args: Any, model_kwargs: Any) -> Tuple[tuple, dict]:
     """``(args, kwargs)`` of one run, refusing args that are not a tuple (or list) and kwargs
-    that are not a dict: a bare tensor as ``model_args`` would be unpacked element by element."""
-    if model_args is None:
-        model_args = ()
-    elif not isinstance(model_args, (tuple, list)):
-        raise EngineArgumentTypeError(
-            f"{owner}: model_args must be a tuple of the model's positional arguments, got "
-            f"{describe(model_args)}; for one argument x pass model_args=(x,)")
-    if model_kwargs is None:
-        model_kwargs = {}
-    elif not isinstance(model_kwargs, Mapping):
-        raise EngineArgumentTypeError(
-            f"{owner}: model_kwargs must be a dict of the model's keyword arguments, got "
-            f"{describe(model_kwargs)}")
-    return tuple(model_args), dict(model_kwargs)
+    that are not a dict."""
+    model_args = () if model_args is None else model_args
+    check_model_args(owner, model, model_args, model_kwargs)
+    return tuple(model_args), dict(model_kwargs or {})
 
 
 def _relations_of_trace(trace: Any) -> Dict[str, Any]:
@@ -168,7 +162,8 @@ def get_model_relations(model: Callable, model_args: Optional[tuple] = None,
     With ``include_deterministic=True`` deterministic sites count as sites of their own, so a
     site computed from one depends on it rather than on its inputs.
     """
-    args, kwargs = _model_inputs("get_model_relations", model_args, model_kwargs)
+    check_callable("get_model_relations", "model", model)
+    args, kwargs = _model_inputs("get_model_relations", model, model_args, model_kwargs)
     trace = _trace(model, args, kwargs, include_deterministic)
     return _relations_of_trace(trace)
 
@@ -190,7 +185,8 @@ def get_dependencies(model: Callable, model_args: Optional[tuple] = None,
     become fully coupled: a latent inside plate ``p`` whose child is outside ``p`` depends on
     itself across ``p``. Deterministic and ``Delta`` sites are elided.
     """
-    args, kwargs = _model_inputs("get_dependencies", model_args, model_kwargs)
+    check_callable("get_dependencies", "model", model)
+    args, kwargs = _model_inputs("get_dependencies", model, model_args, model_kwargs)
     trace = _trace(model, args, kwargs, include_deterministic)
     relations = _relations_of_trace(trace)
     sites = {site["name"]: site for site in _sample_sites(trace)}
@@ -253,6 +249,7 @@ def render_model(model: Callable, model_args: Union[tuple, List[tuple], None] = 
             str or path. These are checked before the model runs.
         ValueError: a ``filename`` whose suffix is not a format Graphviz writes.
     """
+    check_callable("render_model", "model", model)
     arg_list = model_args if isinstance(model_args, list) else [model_args]
     kwarg_list = model_kwargs if isinstance(model_kwargs, list) else [model_kwargs]
     for a in arg_list:
@@ -262,7 +259,7 @@ def render_model(model: Callable, model_args: Union[tuple, List[tuple], None] = 
                 f"(or a list of such tuples, one per run), got {describe(a)}; for one argument "
                 f"x pass model_args=(x,)")
     for k in kwarg_list:
-        _model_inputs("render_model", None, k)
+        _model_inputs("render_model", model, None, k)
     fmt = None if filename is None else _render_format(filename)
     if len(arg_list) == 1 and len(kwarg_list) > 1:
         arg_list = arg_list * len(kwarg_list)

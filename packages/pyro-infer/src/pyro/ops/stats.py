@@ -32,15 +32,106 @@ __all__ = [
 Probs = Union[Sequence[float], torch.Tensor]
 
 
-def _chains_first(input: torch.Tensor, chain_dim: int, sample_dim: int) -> torch.Tensor:
+class StatsShapeError(ValueError, AssertionError):
+    """Samples of the wrong shape for a diagnostic (too few dims, chains or draws).
+
+    A ``ValueError``; an ``AssertionError`` too, the type Pyro's asserts raise for these.
+    """
+
+
+class StatsTypeError(TypeError, ValueError):
+    """A statistic was given a wrong kind of value (a string as a probability).
+
+    A ``TypeError``; a ``ValueError`` too, the type Pyro raises for some of these.
+    """
+
+
+class StatsRangeError(ValueError, IndexError):
+    """A probability or a dim out of range for a statistic.
+
+    A ``ValueError``; an ``IndexError`` too, the type Pyro raises for these (from indexing).
+    """
+
+
+def _describe(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
+def check_dim(owner: str, input: torch.Tensor, dim: int, name: str = "dim") -> None:
+    """Refuse an ``input`` that is not a tensor with at least one dim, or a ``dim`` that is not
+    an int in range for it, naming ``owner`` and the shape."""
+    if not isinstance(input, torch.Tensor):
+        raise StatsTypeError(f"{owner}: input must be a tensor, got {_describe(input)}")
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise StatsTypeError(f"{owner}: {name} must be an int, got {_describe(dim)}")
+    if input.dim() == 0:
+        raise StatsRangeError(f"{owner}: input must have at least one dim (the samples), got a "
+                              f"0-dim tensor")
+    if not -input.dim() <= dim < input.dim():
+        raise StatsRangeError(f"{owner}: {name}={dim} is out of range for input of shape "
+                              f"{tuple(input.shape)}")
+
+
+def check_probability(owner: str, name: str, value: object, *, open_left: bool = False,
+                      open_right: bool = False) -> None:
+    """Refuse ``value`` unless it is a number in ``[0, 1]`` (ends excluded where asked)."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and value.dtype.is_floating_point:
+        value = value.item()
+    interval = ("(" if open_left else "[") + "0, 1" + (")" if open_right else "]")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise StatsTypeError(f"{owner}: {name} must be a number in {interval}, got {_describe(value)}")
+    low_ok = value > 0 if open_left else value >= 0
+    high_ok = value < 1 if open_right else value <= 1
+    if not (low_ok and high_ok):
+        raise StatsRangeError(f"{owner}: {name} must be in {interval}, got {value}")
+
+
+def _probs_tensor(owner: str, probs: object, like: torch.Tensor) -> torch.Tensor:
+    """``probs`` (a number, a sequence of numbers or a tensor) as a tensor like ``like``,
+    refusing other kinds and (under validation) values outside ``[0, 1]``."""
+    if not isinstance(probs, (torch.Tensor, numbers.Number)) and hasattr(probs, "__array__"):
+        probs = torch.as_tensor(probs, dtype=like.dtype)  # a numpy array
+    if isinstance(probs, torch.Tensor):
+        if not probs.dtype.is_floating_point:
+            raise StatsTypeError(f"{owner}: probs must be a floating tensor, got dtype {probs.dtype}")
+        tensor = probs.to(dtype=like.dtype, device=like.device)
+    else:
+        items = [probs] if isinstance(probs, numbers.Number) else probs
+        if (isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or not all(
+                isinstance(p, numbers.Real) and not isinstance(p, bool) for p in items)):
+            raise StatsTypeError(f"{owner}: probs must be a number, a sequence of numbers or a "
+                                 f"tensor, got {_describe(probs)}")
+        bad = [p for p in items if not 0 <= p <= 1]
+        if bad:
+            raise StatsRangeError(f"{owner}: probs must lie in [0, 1], got {list(items)}")
+        return torch.tensor(items, dtype=like.dtype, device=like.device)
+    from pyro.util import is_validation_enabled
+
+    if is_validation_enabled() and tensor.numel() and not bool(((tensor >= 0) & (tensor <= 1)).all()):
+        raise StatsRangeError(f"{owner}: probs must lie in [0, 1], got {tensor.tolist()}")
+    return tensor
+
+
+def _chains_first(input: torch.Tensor, chain_dim: int, sample_dim: int, owner: str = "",
+                  min_chains: int = 1, min_draws: int = 1) -> torch.Tensor:
     """``input`` with its chain dimension first and its sample dimension second."""
-    if input.dim() < 2:
-        raise ValueError(f"expected samples with a chain and a sample dimension, got shape "
-                         f"{tuple(input.shape)}")
+    where = f"{owner}: " if owner else ""
+    if not isinstance(input, torch.Tensor) or input.dim() < 2:
+        shape = tuple(input.shape) if isinstance(input, torch.Tensor) else type(input).__name__
+        raise StatsShapeError(f"{where}expected samples with a chain and a sample dimension, "
+                              f"got shape {shape}")
+    for name, d in (("chain_dim", chain_dim), ("sample_dim", sample_dim)):
+        check_dim(owner or "stats", input, d, name)
     chain_dim = chain_dim % input.dim()
     sample_dim = sample_dim % input.dim()
     if chain_dim == sample_dim:
-        raise ValueError(f"chain_dim and sample_dim must differ, both are {chain_dim}")
+        raise StatsShapeError(f"{where}chain_dim and sample_dim must differ, both are {chain_dim}")
+    if input.size(chain_dim) < min_chains:
+        raise StatsShapeError(f"{where}needs at least {min_chains} chains along chain_dim="
+                              f"{chain_dim}, got input of shape {tuple(input.shape)}")
+    if input.size(sample_dim) < min_draws:
+        raise StatsShapeError(f"{where}needs at least {min_draws} draws along sample_dim="
+                              f"{sample_dim}, got input of shape {tuple(input.shape)}")
     return input.movedim((chain_dim, sample_dim), (0, 1))
 
 
@@ -55,7 +146,7 @@ def gelman_rubin(input: torch.Tensor, chain_dim: int = 0, sample_dim: int = 1) -
     Returns:
         ``R-hat`` with the chain and sample dimensions removed.
     """
-    x = _chains_first(input, chain_dim, sample_dim)
+    x = _chains_first(input, chain_dim, sample_dim, "gelman_rubin", min_chains=2, min_draws=2)
     n = x.size(1)
     chain_var = x.var(dim=1)
     var_within = chain_var.mean(dim=0)
@@ -70,10 +161,10 @@ def split_gelman_rubin(input: torch.Tensor, chain_dim: int = 0, sample_dim: int 
     With an odd number of draws the middle draw is left out. Arguments as in
     :func:`gelman_rubin`.
     """
-    x = _chains_first(input, chain_dim, sample_dim)
+    x = _chains_first(input, chain_dim, sample_dim, "split_gelman_rubin")
     half = x.size(1) // 2
     if half < 2:
-        raise ValueError(f"split_gelman_rubin needs at least 4 draws per chain, got {x.size(1)}")
+        raise StatsShapeError(f"split_gelman_rubin needs at least 4 draws per chain, got {x.size(1)}")
     halves = torch.cat([x[:, :half], x[:, -half:]], dim=0)
     return gelman_rubin(halves, 0, 1)
 
@@ -97,10 +188,11 @@ def autocorrelation(input: torch.Tensor, dim: int = 0) -> torch.Tensor:
     Computed with an FFT; the lag-``k`` term is the mean of the ``N - k`` centred products,
     divided by the lag-0 term.
     """
+    check_dim("autocorrelation", input, dim)
     x = input.movedim(dim, -1)
     n = x.size(-1)
     if n == 0:
-        raise ValueError("autocorrelation of an empty sample")
+        raise StatsShapeError("autocorrelation of an empty sample")
     fast = _next_fast_len(2 * n)
     centred = x - x.mean(dim=-1, keepdim=True)
     freq = torch.fft.rfft(centred, n=fast)
@@ -113,6 +205,7 @@ def autocorrelation(input: torch.Tensor, dim: int = 0) -> torch.Tensor:
 def autocovariance(input: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """The sample autocovariance of ``input`` along ``dim``: :func:`autocorrelation` times the
     variance (divided by ``N``)."""
+    check_dim("autocovariance", input, dim)
     var = input.var(dim=dim, unbiased=False, keepdim=True)
     return autocorrelation(input, dim) * var
 
@@ -132,7 +225,7 @@ def effective_sample_size(input: torch.Tensor, chain_dim: int = 0,
     Returns:
         The effective number of draws, with the chain and sample dimensions removed.
     """
-    x = _chains_first(input, chain_dim, sample_dim)
+    x = _chains_first(input, chain_dim, sample_dim, "effective_sample_size", min_draws=2)
     num_chains, n = x.size(0), x.size(1)
     acov = autocovariance(x, dim=1)  # (chains, draws, ...)
     var_within = acov[:, 0].mean(dim=0) * n / (n - 1) if n > 1 else acov[:, 0].mean(dim=0)
@@ -166,9 +259,9 @@ def quantile(input: torch.Tensor, probs: Union[float, Probs], dim: int = 0) -> t
     Returns:
         The quantiles stacked along ``dim`` (one entry per probability).
     """
-    if isinstance(probs, (numbers.Number, list, tuple)):
-        probs = torch.tensor(probs, dtype=input.dtype, device=input.device)
-    probs = probs.reshape(-1)
+    check_dim("quantile", input, dim)
+    scalar = isinstance(probs, numbers.Number) or (isinstance(probs, torch.Tensor) and probs.dim() == 0)
+    probs = _probs_tensor("quantile", probs, input).reshape(-1)
     sorted_x = input.sort(dim=dim).values
     n = input.size(dim)
     pos = probs * (n - 1)
@@ -180,12 +273,14 @@ def quantile(input: torch.Tensor, probs: Union[float, Probs], dim: int = 0) -> t
     shape = [1] * input.dim()
     shape[dim] = -1
     frac = frac.reshape(shape)
-    return below * (1 - frac) + above * frac
+    result = below * (1 - frac) + above * frac
+    return result.squeeze(dim) if scalar else result
 
 
 def pi(input: torch.Tensor, prob: float, dim: int = 0) -> torch.Tensor:
     """The central (percentile) interval of mass ``prob``: the quantiles ``(1 -/+ prob) / 2``,
     stacked along ``dim``."""
+    check_probability("pi", "prob", prob)
     return quantile(input, [(1 - prob) / 2, (1 + prob) / 2], dim=dim)
 
 
@@ -195,6 +290,8 @@ def hpdi(input: torch.Tensor, prob: float, dim: int = 0) -> torch.Tensor:
     Returns:
         Its lower and upper ends, stacked along ``dim``.
     """
+    check_probability("hpdi", "prob", prob, open_left=True, open_right=True)
+    check_dim("hpdi", input, dim)
     sorted_x = input.sort(dim=dim).values
     n = input.size(dim)
     length = int(prob * n)
@@ -238,6 +335,7 @@ def waic(input: torch.Tensor, log_weights: Optional[torch.Tensor] = None, pointw
         ``(waic, p_waic)``: ``-2`` times the estimated log predictive density, and the
         effective number of parameters.
     """
+    check_dim("waic", input, dim)
     n = input.size(dim)
     if log_weights is None:
         log_weights = torch.zeros(n, dtype=input.dtype, device=input.device)
@@ -254,9 +352,18 @@ def waic(input: torch.Tensor, log_weights: Optional[torch.Tensor] = None, pointw
     return w.sum(), p_waic.sum()
 
 
+class StatsCountError(ValueError, RuntimeError):
+    """``resample`` asked for no draws: a ``ValueError``, and the ``RuntimeError`` torch raises."""
+
+
 def resample(input: torch.Tensor, num_samples: int, dim: int = 0,
              replacement: bool = False) -> torch.Tensor:
     """Draw ``num_samples`` entries of ``input`` along ``dim`` uniformly at random."""
+    check_dim("resample", input, dim)
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+        raise StatsTypeError(f"resample: num_samples must be an int >= 1, got {_describe(num_samples)}")
+    if num_samples < 1:
+        raise StatsCountError(f"resample: num_samples must be an int >= 1, got {num_samples}")
     n = input.size(dim)
     if not replacement and num_samples > n:
         raise ValueError(f"resample: cannot draw {num_samples} of {n} samples without replacement")
@@ -282,10 +389,12 @@ def weighed_quantile(input: torch.Tensor, probs: Probs, log_weights: torch.Tenso
     Returns:
         The quantiles stacked along ``dim``.
     """
-    if not isinstance(probs, torch.Tensor):
-        probs = torch.tensor(list(probs), dtype=input.dtype, device=input.device)
-    probs = probs.reshape(-1).to(input.dtype)
+    check_dim("weighed_quantile", input, dim)
+    probs = _probs_tensor("weighed_quantile", probs, input).reshape(-1)
     n = input.size(dim)
+    if not isinstance(log_weights, torch.Tensor):
+        raise StatsTypeError(f"weighed_quantile: log_weights must be a tensor of shape ({n},), got "
+                        f"{_describe(log_weights)}")
     if log_weights.shape != (n,):
         raise ValueError(f"weighed_quantile: log_weights must have shape ({n},), got "
                          f"{tuple(log_weights.shape)}")

@@ -5,12 +5,14 @@ setting and, where there is one, the parameter.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 import torch
 
-__all__ = ["check_optim_args", "check_scheduler_optimizer"]
+__all__ = ["check_optim_args", "check_scheduler_optimizer", "check_scheduler_settings"]
 
 #: Settings of torch's optimizers that take one number.
 _NUMBER_SETTINGS = frozenset({
@@ -33,10 +35,48 @@ def _where(optimizer: str, name: Optional[str]) -> str:
     return f"{optimizer}: " if name is None else f"{optimizer}: param '{name}': "
 
 
-def check_optim_args(args: Dict[str, Any], optimizer: str, name: Optional[str] = None) -> None:
+#: Settings that must be positive (those of ClippedAdam and DCTAdam).
+_POSITIVE = frozenset({"clip_norm", "lrd"})
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(constructor: Callable[..., Any]) -> Optional[Tuple[FrozenSet[str], FrozenSet[str]]]:
+    """``(names, required names)`` of ``constructor``'s keyword settings after its first
+    argument (the params or the optimizer), or None when it takes ``**kwargs`` or has no
+    readable signature."""
+    try:
+        params = list(inspect.signature(constructor).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = frozenset(p.name for p in params if p.kind in kinds)
+    required = frozenset(p.name for p in params if p.kind in kinds and p.default is p.empty)
+    return names, required
+
+
+def _settings_of(constructor: Any) -> Optional[Tuple[FrozenSet[str], FrozenSet[str]]]:
+    try:
+        return _parameters(constructor)
+    except TypeError:  # unhashable
+        return None
+
+
+def _is_known_optimizer(constructor: Any) -> bool:
+    """Whether ``constructor`` is one of torch's or Pyro's optimizers (betas mean Adam's)."""
+    return isinstance(constructor, type) and (constructor.__module__ or "").startswith(
+        ("torch.optim", "pyro.optim"))
+
+
+def check_optim_args(args: Dict[str, Any], optimizer: str, name: Optional[str] = None,
+                     constructor: Optional[Callable[..., Any]] = None) -> None:
     """Raise ``TypeError`` for a numeric setting (``lr``, ``eps``, ``betas``, ...) that is not a
-    number and ``ValueError`` for a negative ``lr``, ``eps``, ``weight_decay`` or ``momentum``
-    (torch's words, said when the optimizer is built rather than at its first step)."""
+    number and ``ValueError`` for a negative ``lr``, ``eps``, ``weight_decay`` or ``momentum``,
+    or (of torch's and Pyro's optimizers) ``betas`` outside ``[0, 1)`` (torch's words, said when
+    the optimizer is built rather than at its first step), and for a ``clip_norm`` or ``lrd``
+    that is not positive. Given the ``constructor``, a setting it does not take is a
+    ``TypeError`` naming the settings it takes."""
     for key, value in args.items():
         if key in _NUMBER_SETTINGS:
             if not _is_number(value):
@@ -46,12 +86,27 @@ def check_optim_args(args: Dict[str, Any], optimizer: str, name: Optional[str] =
                 )
             if key in _NON_NEGATIVE and not isinstance(value, torch.Tensor) and value < 0:
                 raise ValueError(f"{_where(optimizer, name)}Invalid {_NON_NEGATIVE[key]}: {value}")
+            if key in _POSITIVE and not isinstance(value, torch.Tensor) and not value > 0:
+                raise ValueError(f"{_where(optimizer, name)}{key} must be positive, got {value}")
         elif key == "betas":
             if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_number(b) for b in value)):
                 raise TypeError(
                     f"{_where(optimizer, name)}optim_args['betas'] must be a pair of numbers, got "
                     f"{type(value).__name__} {value!r}"
                 )
+            if constructor is not None and _is_known_optimizer(constructor):
+                for i, beta in enumerate(value):
+                    if not isinstance(beta, torch.Tensor) and not 0.0 <= beta < 1.0:
+                        raise ValueError(
+                            f"{_where(optimizer, name)}Invalid beta parameter at index {i}: {beta}")
+    settings = None if constructor is None else _settings_of(constructor)
+    if settings is not None:
+        unknown = sorted(k for k in args if k not in settings[0])
+        if unknown:
+            raise TypeError(
+                f"{_where(optimizer, name)}optim_args['{unknown[0]}'] is not a setting of "
+                f"{optimizer} (got an unexpected keyword argument '{unknown[0]}'); its settings "
+                f"are {', '.join(sorted(settings[0]))}")
 
 
 def check_scheduler_optimizer(scheduler: str, optimizer: Any) -> None:
@@ -76,3 +131,27 @@ def check_scheduler_optimizer(scheduler: str, optimizer: Any) -> None:
             f"{scheduler}: optim_args['optimizer'] must be a torch optimizer class, got "
             f"{type(optimizer).__name__} {optimizer!r}"
         )
+
+
+def check_scheduler_settings(scheduler: Callable[..., Any], settings: Dict[str, Any]) -> None:
+    """Raise ``TypeError`` when the scheduler settings in ``optim_args`` (those besides
+    ``optimizer`` and ``optim_args``) lack one that ``scheduler`` requires (``milestones`` of
+    ``MultiStepLR``) or name one it does not take, when the scheduler is built rather than at
+    the first step."""
+    found = _settings_of(scheduler)
+    if found is None:
+        return
+    names, required = found
+    label = getattr(scheduler, "__name__", "scheduler")
+    missing = sorted(required - set(settings))
+    if missing:
+        raise TypeError(
+            f"{label}: optim_args is missing the scheduler setting '{missing[0]}' "
+            f"({label} requires {', '.join(sorted(required))}); pass optim_args={{'optimizer': "
+            f"..., 'optim_args': {{...}}, '{missing[0]}': ...}}")
+    unknown = sorted(k for k in settings if k not in names)
+    if unknown:
+        raise TypeError(
+            f"{label}: optim_args['{unknown[0]}'] is not a setting of {label} (got an "
+            f"unexpected keyword argument '{unknown[0]}'); its settings are "
+            f"{', '.join(sorted(names))}")

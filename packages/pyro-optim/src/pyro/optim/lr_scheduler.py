@@ -6,13 +6,28 @@ from typing import Any, Callable, Dict, Optional
 
 import torch
 
-from pyro.optim._arg_checks import check_scheduler_optimizer
+from pyro.optim._arg_checks import check_scheduler_optimizer, check_scheduler_settings
 from pyro.optim._param_groups import Group
 from pyro.optim._param_settings import OptimArgs
 from pyro.optim._state_files import check_optimizer_state, copy_tensors
 from pyro.optim.optim import PyroOptim
 
 _COMPOSITE = ("SequentialLR", "ChainedScheduler")
+
+
+_SHAPE = ("optim_args = {'optimizer': <torch optimizer class>, 'optim_args': <its settings>, "
+          "...scheduler settings}")
+
+
+class SchedulerArgsError(ValueError, KeyError):
+    """A scheduler's ``optim_args`` lacks ``optimizer`` or ``optim_args``: a ``ValueError``, and
+    the ``KeyError`` Pyro raises."""
+
+    __str__ = ValueError.__str__
+
+
+class SchedulerArgsTypeError(TypeError, ValueError):
+    """A scheduler's ``optim_args`` is not a dict: a ``TypeError``, and a ``ValueError``."""
 
 
 def _is_composite(constructor: Any) -> bool:
@@ -46,14 +61,23 @@ class PyroLRScheduler(PyroOptim):
 
     def __init__(self, scheduler_constructor: Callable[..., Any], optim_args: Dict[str, Any],
                  clip_args: Optional[OptimArgs] = None) -> None:
-        if not isinstance(optim_args, dict) or "optimizer" not in optim_args or "optim_args" not in optim_args:
-            raise ValueError(
-                "PyroLRScheduler needs optim_args = {'optimizer': <torch optimizer class>, "
-                "'optim_args': <its settings>, ...scheduler settings}"
-            )
+        label = getattr(scheduler_constructor, "__name__", "PyroLRScheduler")
+        if not isinstance(optim_args, dict):
+            raise SchedulerArgsTypeError(
+                f"PyroLRScheduler ({label}) needs {_SHAPE}; got {type(optim_args).__name__} "
+                f"{optim_args!r}"[:300])
+        for key in ("optimizer", "optim_args"):
+            if key not in optim_args:
+                raise SchedulerArgsError(
+                    f"PyroLRScheduler ({label}) needs {_SHAPE}; optim_args has no '{key}' (its "
+                    f"keys: {sorted(map(str, optim_args))})")
         kwargs = dict(optim_args)  # the caller's dict is left as it was
         optimizer = kwargs.pop("optimizer")
         inner_args = kwargs.pop("optim_args")
+        if not (isinstance(inner_args, dict) or callable(inner_args)):
+            raise TypeError(f"{label}: optim_args['optim_args'] (the optimizer's settings) must be "
+                            f"a dict or a callable, got {type(inner_args).__name__} "
+                            f"{inner_args!r}"[:200])
         check_scheduler_optimizer(getattr(scheduler_constructor, "__name__", "PyroLRScheduler"), optimizer)
         if _is_composite(scheduler_constructor):
             parts = kwargs.get("schedulers")
@@ -65,6 +89,8 @@ class PyroLRScheduler(PyroOptim):
                     f"{scheduler_constructor.__name__} needs 'schedulers': a list of "
                     f"(scheduler class, settings dict) pairs"
                 )
+        else:
+            check_scheduler_settings(scheduler_constructor, kwargs)
         self.pt_scheduler_constructor = scheduler_constructor
         self.kwargs = kwargs
         super().__init__(optimizer, inner_args, clip_args)

@@ -89,15 +89,19 @@ class PyroOptim:
     def __init__(self, optim_constructor: Callable[..., Any], optim_args: OptimArgs,
                  clip_args: Optional[OptimArgs] = None) -> None:
         if not callable(optim_constructor):
-            raise TypeError(f"optim_constructor must be an optimizer class or callable, got {optim_constructor!r}")
+            raise TypeError(f"PyroOptim: optim_constructor must be an optimizer class or callable, "
+                            f"got {optim_constructor!r}")
+        label = _label(optim_constructor)
         if not (isinstance(optim_args, dict) or callable(optim_args)):
-            raise TypeError(f"optim_args must be a dict or a callable, got {type(optim_args).__name__}")
+            raise TypeError(f"{label}: optim_args must be a dict or a callable, got "
+                            f"{type(optim_args).__name__} {optim_args!r}"[:200])
         if not (clip_args is None or isinstance(clip_args, dict) or callable(clip_args)):
-            raise TypeError(f"clip_args must be None, a dict or a callable, got {type(clip_args).__name__}")
+            raise TypeError(f"{label}: clip_args must be None, a dict or a callable, got "
+                            f"{type(clip_args).__name__} {clip_args!r}"[:200])
         if isinstance(clip_args, dict):
             check_clip_args(clip_args, None)
         if isinstance(optim_args, dict):
-            check_optim_args(optim_args, _label(optim_constructor))
+            check_optim_args(optim_args, _label(optim_constructor), constructor=optim_constructor)
         self.pt_optim_constructor = optim_constructor
         self.pt_optim_args = optim_args
         self.pt_optim_args_argc = arity(optim_args) if callable(optim_args) else None
@@ -236,7 +240,8 @@ class PyroOptim:
     def _get_optim_args(self, p: torch.Tensor, name: Optional[str] = None) -> Dict[str, Any]:
         if callable(self.pt_optim_args):
             args = settings_for(self.pt_optim_args, self.pt_optim_args_argc, p, name, "optim_args")
-            check_optim_args(args, _label(self.pt_optim_constructor), name)
+            check_optim_args(args, _label(self.pt_optim_constructor), name,
+                             constructor=self.pt_optim_constructor)
             return args
         return self.pt_optim_args
 

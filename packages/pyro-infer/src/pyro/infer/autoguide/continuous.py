@@ -17,17 +17,12 @@ from pyro.distributions import constraints
 
 import pyro
 import pyro.distributions as dist
-from pyro.infer.autoguide.guides import AutoGuide
+from pyro.infer.arg_checks import EngineArgumentTypeError, describe
+from pyro.infer.autoguide.guides import AutoGuide, check_init_scale, check_quantile_levels
 from pyro.infer.autoguide.initialization import init_to_median
 from pyro.infer.autoguide.layout import LatentLayout
 
 Site = Dict[str, Any]
-
-
-def _check_init_scale(init_scale: Any) -> float:
-    if not isinstance(init_scale, float) or not init_scale > 0:
-        raise ValueError(f"Expected init_scale > 0. but got {init_scale}")
-    return init_scale
 
 
 class AutoContinuous(AutoGuide):
@@ -159,12 +154,11 @@ class AutoContinuous(AutoGuide):
         Returns:
             ``{name: tensor}`` with a leading dim of size ``len(quantiles)``.
         """
+        quantiles = check_quantile_levels(f"{self._pyro_name}.quantiles", quantiles)
         self._ensure_prototype(*args, **kwargs)
         with torch.no_grad():
             loc, scale = self._loc_scale(*args, **kwargs)
-            q = torch.as_tensor(quantiles, dtype=loc.dtype, device=loc.device)
-            if q.dim() != 1 or not bool(((q > 0) & (q < 1)).all()):
-                raise ValueError(f"quantiles must be a list of levels in (0, 1), got {quantiles!r}")
+            q = torch.as_tensor(quantiles, dtype=loc.dtype, device=loc.device).reshape(-1)
             latent = torch.distributions.Normal(loc, scale).icdf(q.unsqueeze(-1))
             return {slot.name: slot.transform(value).detach()
                     for slot, value in self._layout.unpack(latent)}
@@ -177,7 +171,7 @@ class _AutoLocScale(AutoContinuous):
 
     def __init__(self, model: Callable, init_loc_fn: Callable = init_to_median,
                  init_scale: float = 0.1) -> None:
-        self._init_scale = _check_init_scale(init_scale)
+        self._init_scale = check_init_scale(type(self).__name__, init_scale)
         super().__init__(model, init_loc_fn=init_loc_fn)
 
     def _setup_prototype(self, *args: Any, **kwargs: Any) -> None:
@@ -312,9 +306,13 @@ class AutoLowRankMultivariateNormal(_AutoLocScale):
 
     def __init__(self, model: Callable, init_loc_fn: Callable = init_to_median,
                  init_scale: float = 0.1, rank: Optional[int] = None) -> None:
-        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)
-                                 or rank <= 0):
-            raise ValueError(f"Expected rank > 0 but got {rank}")
+        if rank is not None:
+            if isinstance(rank, bool) or not isinstance(rank, int):
+                raise EngineArgumentTypeError(
+                    f"{type(self).__name__}: Expected rank > 0 but got {describe(rank)}; rank "
+                    f"must be a positive int or None")
+            if rank <= 0:
+                raise ValueError(f"{type(self).__name__}: Expected rank > 0 but got {rank}")
         self.rank = rank
         super().__init__(model, init_loc_fn=init_loc_fn, init_scale=init_scale)
 

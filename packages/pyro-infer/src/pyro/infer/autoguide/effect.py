@@ -18,20 +18,14 @@ import torch
 import pyro
 import pyro.distributions as dist
 from pyro.distributions import biject_to, constraints
-from pyro.infer.autoguide.guides import _full_size
+from pyro.infer.arg_checks import check_callable
+from pyro.infer.autoguide.guides import _full_size, check_init_scale
 from pyro.infer.autoguide.initialization import init_to_feasible, init_to_mean
 from pyro.poutine.trace_messenger import TraceMessenger
 from pyro.poutine.trace_struct import Trace
 from pyro.poutine.util import site_is_subsample
 
 Site = Dict[str, Any]
-
-
-def _check_init_scale(init_scale: Any) -> float:
-    if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) \
-            or not init_scale > 0:
-        raise ValueError(f"Expected init_scale > 0. but got {init_scale}")
-    return float(init_scale)
 
 
 def _normal_on_support(loc: torch.Tensor, scale: torch.Tensor, transform: Any,
@@ -222,7 +216,8 @@ class AutoNormalMessenger(AutoMessenger):
     def __init__(self, model: Callable, *,
                  init_loc_fn: Callable = init_to_mean(fallback=init_to_feasible),
                  init_scale: float = 0.1, amortized_plates: Tuple[str, ...] = ()) -> None:
-        self._init_scale = _check_init_scale(init_scale)
+        self._init_scale = check_init_scale(type(self).__name__, init_scale, allow_int=True)
+        check_callable(type(self).__name__, "init_loc_fn", init_loc_fn)
         super().__init__(model, amortized_plates=amortized_plates)
         self.init_loc_fn = init_loc_fn
         self._computing_median = False
@@ -351,7 +346,8 @@ class AutoRegressiveMessenger(AutoMessenger):
     def __init__(self, model: Callable, *,
                  init_loc_fn: Callable = init_to_mean(fallback=init_to_feasible),
                  init_scale: float = 0.1, amortized_plates: Tuple[str, ...] = ()) -> None:
-        self._init_scale = _check_init_scale(init_scale)
+        self._init_scale = check_init_scale(type(self).__name__, init_scale, allow_int=True)
+        check_callable(type(self).__name__, "init_loc_fn", init_loc_fn)
         super().__init__(model, amortized_plates=amortized_plates)
         self.init_loc_fn = init_loc_fn
 

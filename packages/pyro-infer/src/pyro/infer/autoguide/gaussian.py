@@ -26,8 +26,7 @@ from pyro import poutine
 from pyro.distributions import constraints
 from pyro.infer.autoguide import _params
 from pyro.infer.autoguide._params import ParamBank, ParamSlot
-from pyro.infer.autoguide.continuous import _check_init_scale
-from pyro.infer.autoguide.guides import AutoGuide
+from pyro.infer.autoguide.guides import AutoGuide, check_init_scale
 from pyro.infer.autoguide.initialization import init_to_feasible
 from pyro.infer.autoguide.layout import LatentLayout, LatentSlot
 
@@ -121,7 +120,7 @@ class AutoGaussian(AutoGuide):
         self.init_loc_fn = init_loc_fn
         super().__init__(model)
         self.init_loc_fn = init_loc_fn
-        self._init_scale = _check_init_scale(init_scale)
+        self._init_scale = check_init_scale(type(self).__name__, init_scale)
         self.dependencies: Dict[str, Dict[str, set]] = {}
         for kind in ("locs", "scales", "white_vecs", "prec_sqrts"):
             setattr(self, kind, ParamBank(f"{self._pyro_name}.{kind}"))

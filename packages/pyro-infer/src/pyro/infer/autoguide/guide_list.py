@@ -64,6 +64,14 @@ class AutoCallable(AutoGuide):
         return self._median_fn(*args, **kwargs)
 
 
+class DuplicateSiteError(ValueError, RuntimeError):
+    """Two parts of an :class:`AutoGuideList` guide the same latent site.
+
+    A ``ValueError``; a ``RuntimeError`` too, the type of Pyro's "Multiple sample sites named"
+    error that the guide's trace would raise.
+    """
+
+
 class AutoGuideList(AutoGuide, torch.nn.ModuleList):
     """A guide that runs several guides, each over its own part of the model's latent sites.
 
@@ -87,6 +95,7 @@ class AutoGuideList(AutoGuide, torch.nn.ModuleList):
 
     def __init__(self, model: Callable, *, create_plates: Optional[Callable] = None) -> None:
         super().__init__(model, create_plates=create_plates)
+        self._checked_parts = 0
 
     def append(self, part: Callable) -> "AutoGuideList":
         """Add a guide; a plain callable is wrapped in :class:`AutoCallable`.
@@ -139,8 +148,12 @@ class AutoGuideList(AutoGuide, torch.nn.ModuleList):
         self._ensure_prototype(*args, **kwargs)
         plates = self._create_plates(*args, **kwargs)
         result: Dict[str, torch.Tensor] = {}
+        # Which part guides each latent site, checked on the first call after parts change.
+        owners: Optional[Dict[str, int]] = None if getattr(self, "_checked_parts", 0) == len(self) else {}
         for i, part in enumerate(self):
             with _shared_plates(part, plates):
+                if owners is not None:
+                    self._claim_sites(owners, i, part, args, kwargs)
                 values = part(*args, **kwargs)
             if values is None:
                 continue
@@ -149,7 +162,26 @@ class AutoGuideList(AutoGuide, torch.nn.ModuleList):
                                 f"{type(values).__name__}; a part must return a dict of its "
                                 f"latent values")
             result.update(values)
+        if owners is not None:
+            self._checked_parts = len(self)
         return result
+
+    def _claim_sites(self, owners: Dict[str, int], i: int, part: Any, args: tuple,
+                     kwargs: dict) -> None:
+        """Record the latent sites of part ``i`` in ``owners``, refusing a site that an earlier
+        part already guides. The part's prototype is made here, just before the part's own
+        first call would make it, so nothing else (the random draws) changes."""
+        if isinstance(part, (AutoCallable, AutoGuideList)) or not hasattr(part, "_ensure_prototype"):
+            return
+        part._ensure_prototype(*args, **kwargs)
+        for name, _ in part._stochastic_sites():
+            j = owners.setdefault(name, i)
+            if j != i:
+                raise DuplicateSiteError(
+                    f"AutoGuideList: Multiple sample sites named '{name}': part {j} "
+                    f"({type(self[j]).__name__}) and part {i} ({type(part).__name__}) both guide "
+                    f"it; build each part on the model blocked to its own sites, e.g. "
+                    f"poutine.block(model, expose=[...]) or hide=[...]")
 
     def median(self, *args: Any, **kwargs: Any) -> Dict[str, torch.Tensor]:
         """Return the union of the parts' :meth:`~AutoGuide.median` results."""

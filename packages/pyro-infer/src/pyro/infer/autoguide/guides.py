@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
+import numbers
 import pickle
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -12,11 +14,19 @@ import pyro
 import pyro.distributions as dist
 from pyro import poutine
 from pyro.distributions import biject_to, constraints
+from pyro.infer.arg_checks import EngineArgumentTypeError, check_callable, describe
 from pyro.infer.autoguide import _params
 from pyro.infer.autoguide._params import ParamBank, ParamSlot, SiteParams
-from pyro.infer.autoguide.initialization import InitMessenger, init_to_feasible, init_to_median
+from pyro.infer.autoguide.initialization import (
+    InitMessenger,
+    strategy_name,
+    init_to_feasible,
+    init_to_median,
+)
 from pyro.infer.autoguide.layout import _discrete_site_error
+from pyro.ops.stats import check_probability
 from pyro.poutine.util import prune_subsample_sites
+from pyro.util import is_validation_enabled
 
 
 def _full_size(value: torch.Tensor, frame: Any, event_dim: int) -> torch.Tensor:
@@ -31,6 +41,49 @@ def _full_size(value: torch.Tensor, frame: Any, event_dim: int) -> torch.Tensor:
     return value.index_select(dim, idx)
 
 
+def check_init_scale(owner: str, init_scale: Any, allow_int: bool = False) -> float:
+    """Return ``init_scale`` as a float, refusing values Pyro refuses, with Pyro's phrase
+    ``Expected init_scale > 0.`` and the guide's name: a non-positive number (a
+    ``ValueError``), or a value that is not a float (int where ``allow_int``) such as a tensor
+    (a ``TypeError`` that is also a ``ValueError``, the type Pyro raises)."""
+    kinds = (int, float) if allow_int else (float,)
+    if isinstance(init_scale, bool) or not isinstance(init_scale, kinds):
+        shape = (f" of shape {tuple(init_scale.shape)}" if isinstance(init_scale, torch.Tensor)
+                 else "")
+        kind = "number" if allow_int else "float"
+        raise EngineArgumentTypeError(
+            f"{owner}: Expected init_scale > 0. but got {describe(init_scale)}{shape}; "
+            f"init_scale must be a positive {kind}, the initial scale of every latent element")
+    if not init_scale > 0:
+        raise ValueError(f"{owner}: Expected init_scale > 0. but got {init_scale}")
+    return float(init_scale)
+
+
+def check_quantile_levels(owner: str, quantiles: Any) -> Any:
+    """Return ``quantiles`` (a level or a list of levels), refusing anything but numbers
+    strictly between 0 and 1 (a tensor is checked under validation)."""
+    if not isinstance(quantiles, torch.Tensor) and hasattr(quantiles, "tolist"):
+        quantiles = quantiles.tolist()  # a numpy array or scalar
+    if isinstance(quantiles, torch.Tensor):
+        if not quantiles.dtype.is_floating_point:
+            raise EngineArgumentTypeError(
+                f"{owner}: quantiles must be levels in (0, 1), got a tensor of dtype "
+                f"{quantiles.dtype}")
+        if is_validation_enabled() and quantiles.numel() and not bool(
+                ((quantiles > 0) & (quantiles < 1)).all()):
+            raise ValueError(f"{owner}: quantiles must be levels in (0, 1), got "
+                             f"{quantiles.tolist()}")
+        return quantiles
+    if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (Sequence, numbers.Real)):
+        raise EngineArgumentTypeError(
+            f"{owner}: quantiles must be a list of levels in (0, 1), got {describe(quantiles)}")
+    levels = quantiles if isinstance(quantiles, Sequence) else [quantiles]
+    for i, q in enumerate(levels):
+        check_probability(owner, f"quantiles[{i}]" if levels is quantiles else "quantiles", q,
+                          open_left=True, open_right=True)
+    return quantiles
+
+
 def _refusing_discrete(init_fn: Callable) -> Callable:
     """Wrap an init strategy so that a discrete latent site raises Pyro's ValueError."""
 
@@ -39,6 +92,7 @@ def _refusing_discrete(init_fn: Callable) -> Callable:
             raise _discrete_site_error(site["name"])
         return init_fn(site)
 
+    init.__wrapped__ = init_fn  # type: ignore[attr-defined]  (named in error messages)
     return init
 
 
@@ -68,6 +122,11 @@ class AutoGuide(SiteParams, torch.nn.Module):
     _accepts_discrete = False
 
     def __init__(self, model: Callable, *, create_plates: Optional[Callable] = None) -> None:
+        owner = type(self).__name__
+        check_callable(owner, "model", model)
+        check_callable(owner, "create_plates", create_plates, optional=True)
+        if "init_loc_fn" in self.__dict__:  # set by the subclass before this runs
+            check_callable(owner, "init_loc_fn", self.__dict__["init_loc_fn"])
         super().__init__()
         self._init_site_params()
         # In a tuple, so that a model that is an nn.Module (a PyroModule) does not become a
@@ -132,6 +191,8 @@ class AutoGuide(SiteParams, torch.nn.Module):
         with torch.no_grad(), poutine.block():
             trace = poutine.trace(InitMessenger(init_fn)(self.model)).get_trace(*args, **kwargs)
         self.prototype_trace = prune_subsample_sites(trace)
+        if is_validation_enabled():
+            self._check_initial_values(init_fn)
         self._prototype_frames = {}
         for _, site in self.prototype_trace.iter_stochastic_nodes():
             for frame in site["cond_indep_stack"]:
@@ -141,6 +202,18 @@ class AutoGuide(SiteParams, torch.nn.Module):
                         f"'{frame.name}'; autoguides support only vectorized plates"
                     )
                 self._prototype_frames[frame.name] = frame
+
+    def _check_initial_values(self, init_fn: Callable) -> None:
+        """Refuse an initial value (from ``init_loc_fn``) outside its site's support."""
+        for name, site in self.prototype_trace.iter_stochastic_nodes():
+            support = site["fn"].support
+            if constraints.is_dependent(support):
+                continue
+            if not bool(support.check(site["value"]).all()):
+                label = strategy_name(getattr(self, "init_loc_fn", init_fn))
+                raise ValueError(
+                    f"{self._pyro_name}: init_loc_fn ({label}) gave site '{name}' an initial "
+                    f"value outside its support {support}: {str(site['value'])[:80]}")
 
     def _create_plates(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
         plates: Dict[str, Any] = {}
@@ -163,7 +236,26 @@ class AutoGuide(SiteParams, torch.nn.Module):
 
     def _ensure_prototype(self, *args: Any, **kwargs: Any) -> None:
         if self.prototype_trace is None:
+            self._check_model_takes(args, kwargs)
             self._setup_prototype(*args, **kwargs)
+
+    def _check_model_takes(self, args: tuple, kwargs: dict) -> None:
+        """Before the first run of the model: refuse arguments its signature cannot take (as
+        from ``guide.median()`` called before the guide ran, without the model's arguments)."""
+        model = self.model
+        if model is None:
+            return
+        try:
+            signature = inspect.signature(model)
+        except (TypeError, ValueError):
+            return
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(
+                f"{self._pyro_name} has not seen the model yet, so it runs the model with the "
+                f"arguments it was given, which the model{signature} cannot take ({e}); call "
+                f"the guide (or median(), quantiles()) with the model's arguments") from None
 
     @contextlib.contextmanager
     def _site_plates(self, site: Dict[str, Any], plates: Dict[str, Any]) -> Any:
@@ -261,8 +353,7 @@ class AutoNormal(AutoGuide):
 
     def __init__(self, model: Callable, *, init_loc_fn: Callable = init_to_feasible,
                  init_scale: float = 0.1, create_plates: Optional[Callable] = None) -> None:
-        if not isinstance(init_scale, (int, float)) or not init_scale > 0:
-            raise ValueError(f"AutoNormal: init_scale must be a positive number, got {init_scale!r}")
+        check_init_scale(type(self).__name__, init_scale, allow_int=True)
         self.init_loc_fn = init_loc_fn
         super().__init__(model, create_plates=create_plates)
         self.init_loc_fn = init_loc_fn
@@ -334,12 +425,13 @@ class AutoNormal(AutoGuide):
         Returns:
             ``{name: tensor}`` with a leading dim of size ``len(quantiles)``.
         """
+        q_levels = check_quantile_levels(f"{self._pyro_name}.quantiles", quantiles)
         self._ensure_prototype(*args, **kwargs)
         result = {}
         with torch.no_grad():
             for name, site in self._stochastic_sites():
                 loc, scale = self._loc_scale(name)
-                q = torch.as_tensor(quantiles, dtype=loc.dtype, device=loc.device)
+                q = torch.as_tensor(q_levels, dtype=loc.dtype, device=loc.device)
                 q = q.reshape((-1,) + (1,) * loc.dim())
                 unconstrained = torch.distributions.Normal(loc, scale).icdf(q)
                 result[name] = biject_to(site["fn"].support)(unconstrained).detach()

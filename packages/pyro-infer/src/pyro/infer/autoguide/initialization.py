@@ -8,11 +8,20 @@ itself with the given options bound, e.g. ``init_to_median(num_samples=31)``.
 from __future__ import annotations
 
 import functools
+import numbers
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, Optional
 
 import torch
 
 from pyro.distributions import transform_to
+from pyro.infer.arg_checks import (
+    EngineArgumentError,
+    EngineArgumentTypeError,
+    check_callable,
+    check_count,
+    describe,
+)
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
@@ -48,6 +57,12 @@ def init_to_sample(site: Optional[Site] = None) -> Any:
 
 def init_to_uniform(site: Optional[Site] = None, radius: float = 2.0) -> Any:
     """Initialise at a uniform draw in ``(-radius, radius)`` of unconstrained space."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
+        raise EngineArgumentTypeError(
+            f"init_to_uniform: radius must be a non-negative number, got {describe(radius)}")
+    if not radius >= 0:
+        raise EngineArgumentError(
+            f"init_to_uniform: radius must be a non-negative number, got {radius}")
     if site is None:
         return functools.partial(init_to_uniform, radius=radius)
     shape_ref = site["fn"].sample().detach()
@@ -62,6 +77,8 @@ def init_to_median(site: Optional[Site] = None, num_samples: int = 15, *,
 
     Multivariate sites, and sites whose draws give no usable median, use ``fallback``.
     """
+    check_count("init_to_median", "num_samples", num_samples)
+    check_callable("init_to_median", "fallback", fallback, optional=True)
     if site is None:
         return functools.partial(init_to_median, num_samples=num_samples, fallback=fallback)
     if _is_univariate(site):
@@ -81,6 +98,7 @@ def init_to_mean(site: Optional[Site] = None, *,
                  fallback: Optional[Callable] = init_to_median) -> Any:
     """Initialise at the prior mean; sites without a finite mean in their support use ``fallback``.
     """
+    check_callable("init_to_mean", "fallback", fallback, optional=True)
     if site is None:
         return functools.partial(init_to_mean, fallback=fallback)
     try:
@@ -100,6 +118,11 @@ def init_to_value(site: Optional[Site] = None, values: Optional[Dict[str, Any]] 
                   fallback: Optional[Callable] = init_to_uniform) -> Any:
     """Initialise the sites named in ``values`` at the given values, the others by ``fallback``."""
     values = {} if values is None else values
+    if not isinstance(values, Mapping):
+        raise EngineArgumentTypeError(
+            f"init_to_value: values must be a dict of site name to initial value, got "
+            f"{describe(values)}")
+    check_callable("init_to_value", "fallback", fallback, optional=True)
     if site is None:
         return functools.partial(init_to_value, values=values, fallback=fallback)
     if site["name"] in values:
@@ -149,6 +172,14 @@ def init_to_generated(site: Optional[Site] = None,
     return strategy(site)
 
 
+def strategy_name(init_fn: Any) -> str:
+    """Return the name of an init strategy for messages (``init_to_value`` for a partial of it,
+    the wrapped strategy's name for a wrapper that sets ``__wrapped__``)."""
+    fn = getattr(init_fn, "__wrapped__", init_fn)
+    fn = getattr(fn, "func", fn)
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
 class InitMessenger(Messenger):
     """Give every unobserved sample site the value chosen by ``init_fn`` instead of a draw.
 
@@ -167,6 +198,10 @@ class InitMessenger(Messenger):
             return
         with torch.no_grad():
             value = self.init_fn(msg)
+        if not isinstance(value, torch.Tensor):
+            raise EngineArgumentTypeError(
+                f"the init strategy {strategy_name(self.init_fn)} returned {describe(value)} for site "
+                f"'{msg['name']}'; an init strategy must return a tensor of the site's shape")
         fn = msg["fn"]
         expected = tuple(fn.batch_shape + fn.event_shape)
         if tuple(value.shape) != expected:

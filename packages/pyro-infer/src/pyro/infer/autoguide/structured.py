@@ -19,8 +19,7 @@ from pyro import poutine
 from pyro.distributions import biject_to, constraints
 from pyro.infer.autoguide import _params
 from pyro.infer.autoguide._params import ParamBank, ParamSlot
-from pyro.infer.autoguide.continuous import _check_init_scale
-from pyro.infer.autoguide.guides import AutoGuide
+from pyro.infer.autoguide.guides import AutoGuide, check_init_scale
 from pyro.infer.autoguide.initialization import init_to_feasible
 
 Site = Dict[str, Any]
@@ -134,7 +133,7 @@ class AutoStructured(AutoGuide):
         self.init_loc_fn = init_loc_fn
         super().__init__(model, create_plates=create_plates)
         self.init_loc_fn = init_loc_fn
-        self._init_scale = _check_init_scale(init_scale)
+        self._init_scale = check_init_scale(type(self).__name__, init_scale)
         self._conditionals_spec = conditionals
         self._dependencies_spec = dependencies
         self.conditionals: Dict[str, Conditional] = {}

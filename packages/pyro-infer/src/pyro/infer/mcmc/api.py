@@ -17,9 +17,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
+from pyro.infer.arg_checks import check_count
 from pyro.infer.mcmc.mcmc_kernel import MCMCKernel
 from pyro.infer.mcmc.progress import progress_bar
 from pyro.infer.mcmc.util import diagnostics, print_summary, select_samples
+from pyro.ops.stats import check_probability
 
 __all__ = ["MCMC", "StreamingMCMC"]
 
@@ -275,6 +277,8 @@ class MCMC:
         """
         if self._samples is None:
             raise RuntimeError("MCMC.get_samples: call run() first")
+        if num_samples is not None:
+            check_count("MCMC.get_samples", "num_samples", num_samples)
         samples = self._samples
         if not group_by_chain:
             samples = {k: v.reshape((-1,) + v.shape[2:]) for k, v in samples.items()}
@@ -292,6 +296,7 @@ class MCMC:
     def summary(self, prob: float = 0.9) -> None:
         """Print the mean, std, median, ``prob`` interval, ``n_eff`` and ``r_hat`` of every
         site, and the number of divergences."""
+        check_probability("MCMC.summary", "prob", prob, open_left=True, open_right=True)
         print_summary(self.get_samples(group_by_chain=True), prob=prob)
         diag = self.diagnostics()
         if "divergences" in diag:

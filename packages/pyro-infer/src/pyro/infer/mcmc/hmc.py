@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from pyro.infer.arg_checks import check_callable
 from pyro.infer.autoguide.initialization import init_to_uniform
 from pyro.infer.mcmc.adaptation import BlockMassMatrix, WarmupAdapter
 from pyro.infer.mcmc.compiled import capture, check_points
@@ -144,6 +145,9 @@ class HMC(MCMCKernel):
         if not 0 < target_accept_prob < 1:
             raise ValueError(f"HMC: target_accept_prob must be in (0, 1), got {target_accept_prob!r}")
         _check_full_mass(full_mass)
+        check_callable(type(self).__name__, "init_strategy", init_strategy)
+        check_callable(type(self).__name__, "model", model, optional=True)
+        check_callable(type(self).__name__, "potential_fn", potential_fn, optional=True)
         self.model = model
         self.potential_fn = potential_fn
         self.transforms = transforms

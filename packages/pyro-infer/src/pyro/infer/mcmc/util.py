@@ -13,6 +13,13 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import torch
 
 from pyro.distributions import biject_to
+from pyro.infer.arg_checks import (
+    EngineArgumentTypeError,
+    check_callable,
+    check_count,
+    check_model_args,
+    describe,
+)
 from pyro.infer.autoguide.initialization import InitMessenger, init_to_uniform
 from pyro.infer.mcmc.potential import JitPotential, PotentialEnergy
 from pyro.ops import stats
@@ -138,7 +145,12 @@ def initialize_model(model: Callable, model_args: tuple = (), model_kwargs: dict
     Raises:
         RuntimeError: when no initial point with a finite potential is found in 100 tries.
     """
-    model_kwargs = dict(model_kwargs)
+    check_callable("initialize_model", "model", model)
+    check_model_args("initialize_model", model, model_args, model_kwargs)
+    check_callable("initialize_model", "init_strategy", init_strategy)
+    check_count("initialize_model", "num_chains", num_chains)
+    model_args = tuple(model_args)
+    model_kwargs = dict(model_kwargs or {})
     enumerated = _has_parallel_enumeration(model, model_args, model_kwargs)
     if max_plate_nesting is None:
         max_plate_nesting = _guess_max_plate_nesting(model, model_args, model_kwargs) if enumerated else 0
@@ -183,20 +195,27 @@ def initialize_model(model: Callable, model_args: tuple = (), model_kwargs: dict
 
 def select_samples(samples: Params, num_samples: Optional[int] = None,
                    group_by_chain: bool = False) -> Params:
-    """Return ``num_samples`` draws chosen at random without replacement (all when ``None``).
+    """Return ``num_samples`` draws chosen at random with replacement, as Pyro does (all, in
+    order, when ``None``); ``num_samples`` may exceed the number of draws.
 
     With ``group_by_chain`` the draws are chosen along dim 1 (the draws of each chain) and the
     chain dim is kept; otherwise along dim 0.
     """
     if num_samples is None:
         return samples
+    check_count("select_samples", "num_samples", num_samples)
     dim = 1 if group_by_chain else 0
     first = next(iter(samples.values()))
     total = first.shape[dim]
-    if num_samples > total:
-        raise ValueError(f"num_samples={num_samples} is more than the {total} draws available")
-    index = torch.randperm(total, device=first.device)[:num_samples]
+    index = torch.randint(total, (num_samples,), device=first.device)
     return {k: v.index_select(dim, index) for k, v in samples.items()}
+
+
+def _check_samples(owner: str, samples: Any) -> None:
+    if not isinstance(samples, dict):
+        raise EngineArgumentTypeError(
+            f"{owner}: samples must be a dict of site name to tensor of draws (as "
+            f"MCMC.get_samples() returns), got {describe(samples)}")
 
 
 def diagnostics(samples: Params, group_by_chain: bool = True) -> Dict[str, Dict[str, torch.Tensor]]:
@@ -207,6 +226,7 @@ def diagnostics(samples: Params, group_by_chain: bool = True) -> Dict[str, Dict[
             ``(draws,) + site_shape`` when ``group_by_chain`` is false).
         group_by_chain: whether the samples have a leading chain dim.
     """
+    _check_samples("diagnostics", samples)
     out: Dict[str, Dict[str, torch.Tensor]] = OrderedDict()
     for name, value in samples.items():
         if not group_by_chain:
@@ -231,6 +251,8 @@ def summary(samples: Params, prob: float = 0.9,
         group_by_chain: whether every tensor has the shape ``(chains, draws) + site_shape``;
             otherwise ``(draws,) + site_shape`` (one chain).
     """
+    _check_samples("summary", samples)
+    stats.check_probability("summary", "prob", prob, open_left=True, open_right=True)
     low = "{:.1f}%".format(50 * (1 - prob))
     high = "{:.1f}%".format(50 * (1 + prob))
     out: Dict[str, Dict[str, torch.Tensor]] = {}

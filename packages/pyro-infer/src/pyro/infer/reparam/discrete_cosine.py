@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pyro.distributions.transforms import DiscreteCosineTransform
-from pyro.infer.reparam.unit_jacobian import UnitJacobianReparam
+from pyro.infer.arg_checks import check_real
+from pyro.infer.reparam.unit_jacobian import UnitJacobianReparam, check_event_dim
 
 
 class DiscreteCosineReparam(UnitJacobianReparam):
@@ -20,5 +21,7 @@ class DiscreteCosineReparam(UnitJacobianReparam):
 
     def __init__(self, dim: int = -1, smooth: float = 0.0, *,
                  experimental_allow_batch: bool = False) -> None:
+        check_event_dim("DiscreteCosineReparam", dim)
+        check_real("DiscreteCosineReparam", "smooth", smooth)
         super().__init__(DiscreteCosineTransform(dim=dim, smooth=smooth), suffix="dct",
                          experimental_allow_batch=experimental_allow_batch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyro.distributions.transforms import HaarTransform
-from pyro.infer.reparam.unit_jacobian import UnitJacobianReparam
+from pyro.infer.reparam.unit_jacobian import UnitJacobianReparam, check_event_dim
 
 
 class HaarReparam(UnitJacobianReparam):
@@ -17,5 +17,6 @@ class HaarReparam(UnitJacobianReparam):
 
     def __init__(self, dim: int = -1, flip: bool = False, *,
                  experimental_allow_batch: bool = False) -> None:
+        check_event_dim("HaarReparam", dim)
         super().__init__(HaarTransform(dim=dim, flip=flip), suffix="haar",
                          experimental_allow_batch=experimental_allow_batch)

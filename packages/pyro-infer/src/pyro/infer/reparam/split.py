@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, List, Sequence
 
 import torch
@@ -9,6 +10,7 @@ import torch
 import pyro
 import pyro.distributions as dist
 from pyro.distributions import constraints
+from pyro.infer.arg_checks import EngineArgumentTypeError, describe
 from pyro.infer.reparam.reparam import Reparam, ReparamMessage, ReparamResult
 
 
@@ -45,6 +47,10 @@ class SplitReparam(Reparam):
                  support_fn: Callable = default_support) -> None:
         if not isinstance(dim, int) or dim >= 0:
             raise ValueError(f"SplitReparam: dim must be a negative int, got {dim}")
+        if (isinstance(sections, (str, bytes)) or not isinstance(sections, (list, tuple))
+                or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sections)):
+            raise EngineArgumentTypeError(
+                f"SplitReparam: sections must be a list of positive ints, got {describe(sections)}")
         if not sections or any(int(s) <= 0 for s in sections):
             raise ValueError(f"SplitReparam: sections must be positive sizes, got {sections}")
         self.sections = [int(s) for s in sections]

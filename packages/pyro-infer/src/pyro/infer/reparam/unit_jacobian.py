@@ -8,10 +8,20 @@ from typing import Any
 import pyro
 import pyro.distributions as dist
 from pyro.poutine.plate_messenger import block_plate
+from pyro.infer.arg_checks import EngineArgumentError, EngineArgumentTypeError, describe
 from pyro.infer.reparam.reparam import Reparam, ReparamMessage, ReparamResult
 
 _BATCH_ERROR = ("Cannot transform along batch dimension; try either converting a batch dimension "
                 "to an event dimension, or setting experimental_allow_batch=True.")
+
+
+def check_event_dim(owner: str, dim: Any) -> None:
+    """Refuse a ``dim`` that is not a negative int (an ``AssertionError`` too, as in Pyro)."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise EngineArgumentTypeError(f"{owner}: dim must be a negative int, got {describe(dim)}")
+    if dim >= 0:
+        raise EngineArgumentError(f"{owner}: dim must be a negative int (counted from the right "
+                                  f"of the site's shape), got {dim}")
 
 
 class UnitJacobianReparam(Reparam):
@@ -43,7 +53,10 @@ class UnitJacobianReparam(Reparam):
         moved = needed - event_dim
         if moved > 0:
             if not self.experimental_allow_batch:
-                raise ValueError(_BATCH_ERROR)
+                raise ValueError(
+                    f"{_BATCH_ERROR} ({type(self).__name__} at sample site '{name}' transforms "
+                    f"the {needed} rightmost dims, but the site's event shape is "
+                    f"{tuple(fn.event_shape)} within shape {tuple(fn.shape())})")
             batch_shape = fn.batch_shape
             if len(batch_shape) > moved and any(s != 1 for s in batch_shape[:-moved]):
                 raise ValueError(
