@@ -454,3 +454,12 @@ def test_valid_observations_histories_and_seeds_are_unchanged():
         a = torch.rand(())
         pyro.set_rng_seed(3)
         assert torch.rand(()) == a
+
+
+def test_param_store_files_must_be_paths():
+    store = pyro.get_param_store()
+    with pytest.raises(TypeError, match=r"^cannot save: the filename must be a str or os\.PathLike, got int 42"):
+        store.save(42)
+    with pytest.raises(TypeError, match=r"^cannot load a pyro-param-store file: the filename must be a str or "
+                                        r"os\.PathLike, got NoneType None"):
+        store.load(None)

@@ -100,3 +100,33 @@ def test_indexing_imports_from_the_distributions_folder_of_the_namespace():
     assert os.path.dirname(indexing.__file__) in pyro.ops.__path__
     assert os.path.dirname(jit.__file__) in pyro.ops.__path__
     assert callable(indexing.vindex) and callable(indexing.index)
+
+
+ATTRIBUTES_WITHOUT_DISTRIBUTIONS = MISSING_DISTRIBUTIONS.split("    import pyro\n")[0] + """
+    import pyro
+    print(pyro.ops.jit.trace.__name__, "jit" in dir(pyro.ops))
+    print(hasattr(pyro.ops, "indexing"), hasattr(pyro.ops, "no_such_module"))
+    try:
+        pyro.ops.indexing
+    except AttributeError as e:
+        print("ERROR:", e)
+"""
+
+
+def test_ops_modules_are_attributes_after_import_pyro_and_missing_ones_say_what_to_install():
+    result = run_python(ATTRIBUTES_WITHOUT_DISTRIBUTIONS)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[:2] == ["trace True", "False False"]
+    assert lines[2].startswith("ERROR: module 'pyro.ops' has no attribute 'indexing' (No module named "
+                               "'pyro.ops.indexing': it is provided by the pyro-distributions package")
+
+
+@pytest.mark.skipif(not distributions_installed(), reason="needs pyro-distributions")
+def test_ops_modules_of_other_packages_are_attributes_after_import_pyro():
+    result = run_python("""
+        import pyro
+        print(pyro.ops.indexing.Vindex.__name__, "indexing" in dir(pyro.ops))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["Vindex", "True"]

@@ -11,6 +11,7 @@ from torch.distributions import constraints
 
 import pyro
 import pyro.distributions as dist
+import pyro.distributions.transforms as transforms
 from pyro.distributions.validation import DistributionShapeError
 
 Z, O, E, T = torch.zeros, torch.ones, torch.eye, torch.tensor
@@ -302,3 +303,25 @@ def test_valid_calls_give_the_same_numbers_and_no_warnings():
                                   dist.Normal(1.0, 1.0)).batch_shape == (2,)
     with pyro.validation_enabled(False):  # value checks only run under validation
         assert dist.Stable(T(0.0), T(0.0)).batch_shape == ()
+
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: transforms.DiscreteCosineTransform(smooth="x"), TypeError,
+     r"^DiscreteCosineTransform: smooth must be a number, got str 'x'"),
+    (lambda: transforms.SimplexToOrderedTransform(anchor_point="x"), TypeError,
+     r"^SimplexToOrderedTransform: parameter 'anchor_point' must be a number or a tensor, got str 'x'"),
+    (lambda: transforms.Normalize(p="x"), TypeError, r"^Normalize: p must be a positive number, got str 'x'"),
+    (lambda: transforms.Normalize(p=0), ValueError, r"^Normalize: p must be positive, got 0"),
+    (lambda: transforms.PositivePowerTransform("x"), TypeError,
+     r"^PositivePowerTransform: parameter 'exponent' must be a number or a tensor, got str 'x'"),
+])
+def test_fixed_transform_arguments_are_named(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+def test_fixed_transforms_with_valid_arguments_are_unchanged():
+    x = torch.tensor([3.0, 4.0])
+    torch.testing.assert_close(transforms.Normalize(p=1)(x), x / 7.0)
+    torch.testing.assert_close(transforms.PositivePowerTransform(2.0)(x), x ** 2)
+    assert transforms.DiscreteCosineTransform(smooth=1).smooth == 1.0

@@ -328,3 +328,28 @@ def test_quantile_of_a_scalar_prob_matches_the_list_form():
     assert torch.equal(stats.quantile(x, 0.3), stats.quantile(x, [0.3])[0])
     expected = torch.quantile(x, 0.3, dim=0)  # torch's linear interpolation, the same definition
     assert torch.allclose(stats.quantile(x, 0.3), expected, atol=1e-6)
+
+
+def test_arrowhead_and_streaming_arguments_are_named():
+    import pyro.ops.arrowhead as arrowhead
+    import pyro.ops.streaming as streaming
+
+    with pytest.raises(TypeError, match=r"^arrowhead\.sqrt: expected a SymmArrowhead\(top, bottom_diag\), got int"):
+        arrowhead.sqrt(42)
+    with pytest.raises(ValueError, match=r"^arrowhead\.triu_inverse: top of shape \(2, 5\) \(h x n\) and "
+                                         r"bottom_diag of shape \(4,\) \(n - h\) do not make"):
+        arrowhead.triu_inverse(arrowhead.TriuArrowhead(torch.eye(2, 5), torch.ones(4)))
+    with pytest.raises(TypeError, match=r"^StatsOfDict: types must be a dict of key -> statistic factory, got int"):
+        streaming.StatsOfDict(types=42)
+    with pytest.raises(TypeError, match=r"^StatsOfDict: the statistic factory for 'x' must be callable"):
+        streaming.StatsOfDict(types={"x": 3})
+    with pytest.raises(TypeError, match=r"^StatsOfDict\.update: sample must be a dict, got Tensor"):
+        streaming.StatsOfDict().update(torch.ones(2))
+    # valid: the square root of a symmetric arrowhead reproduces it
+    top = torch.tensor([[4.0, 1.0, 0.5], [0.0, 0.0, 0.0]])[:1]
+    u = arrowhead.sqrt(arrowhead.SymmArrowhead(top, torch.tensor([2.0, 3.0])))
+    dense = torch.zeros(3, 3)
+    dense[0] = u.top[0]
+    dense[1, 1], dense[2, 2] = u.bottom_diag
+    expected = torch.tensor([[4.0, 1.0, 0.5], [1.0, 2.0, 0.0], [0.5, 0.0, 3.0]])
+    torch.testing.assert_close(dense @ dense.T, expected)

@@ -21,13 +21,22 @@ class StateFileError(ValueError):
     """A state file could not be read: missing, truncated, corrupt, or of another format."""
 
 
+def _fspath(filename: Any, action: str) -> str:
+    """``filename`` as a str path; a ``TypeError`` naming what was given otherwise."""
+    try:
+        return os.fspath(filename)
+    except TypeError:
+        raise TypeError(f"cannot {action}: the filename must be a str or os.PathLike, got "
+                        f"{type(filename).__name__} {filename!r}") from None
+
+
 def atomic_save(obj: Any, filename: str | os.PathLike) -> None:
     """Write ``obj`` with :func:`torch.save` so that a crash leaves any previous file intact.
 
     The data goes to a temporary file in the same directory, is flushed and synced to disk,
     and then renamed over ``filename`` in one step.
     """
-    filename = os.fspath(filename)
+    filename = _fspath(filename, "save")
     directory = os.path.dirname(os.path.abspath(filename))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(filename), dir=directory)
     try:
@@ -59,6 +68,7 @@ def safe_load(filename: str | os.PathLike, map_location: Any = None, *, kind: st
         StateFileError: the file is missing, truncated, corrupt, holds objects other than
             tensors and plain containers, or is not a ``kind`` file.
     """
+    filename = _fspath(filename, f"load a {kind} file")
     try:
         obj = torch.load(filename, map_location=map_location, weights_only=True)
     except FileNotFoundError:

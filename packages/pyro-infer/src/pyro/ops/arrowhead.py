@@ -18,12 +18,28 @@ SymmArrowhead = namedtuple("SymmArrowhead", ["top", "bottom_diag"])
 TriuArrowhead = namedtuple("TriuArrowhead", ["top", "bottom_diag"])
 
 
+def _check(fn: str, x: object, kind: type) -> None:
+    """Refuse ``x`` unless it is a ``kind`` whose ``top`` is ``h x n`` and ``bottom_diag`` has
+    ``n - h`` entries (checked where an arrowhead is factorised, not where it multiplies)."""
+    if not isinstance(x, (SymmArrowhead, TriuArrowhead)):
+        raise TypeError(f"arrowhead.{fn}: expected a {kind.__name__}(top, bottom_diag), got "
+                        f"{type(x).__name__}")
+    top, diag = x.top, x.bottom_diag
+    if not (isinstance(top, torch.Tensor) and isinstance(diag, torch.Tensor)):
+        raise TypeError(f"arrowhead.{fn}: top and bottom_diag must be tensors")
+    if top.dim() != 2 or diag.dim() != 1 or top.size(0) + diag.size(0) != top.size(1):
+        raise ValueError(
+            f"arrowhead.{fn}: top of shape {tuple(top.shape)} (h x n) and bottom_diag of shape "
+            f"{tuple(diag.shape)} (n - h) do not make an arrowhead matrix")
+
+
 def sqrt(x: SymmArrowhead) -> TriuArrowhead:
     """The upper-triangular arrowhead ``U`` with ``U @ U.T == x`` (``x`` positive definite).
 
     With ``x = [[A, B], [B.T, diag(c)]]``: ``U = [[T, B / sqrt(c)], [0, diag(sqrt(c))]]``, where
     ``T`` is the upper-triangular factor of ``A - (B / sqrt(c)) (B / sqrt(c)).T``.
     """
+    _check("sqrt", x, SymmArrowhead)
     h = x.top.size(0)
     d = x.bottom_diag.sqrt()
     b = x.top[:, h:] / d
@@ -35,6 +51,7 @@ def sqrt(x: SymmArrowhead) -> TriuArrowhead:
 
 def triu_inverse(x: TriuArrowhead) -> TriuArrowhead:
     """The inverse of the upper-triangular arrowhead ``x`` (upper-triangular arrowhead too)."""
+    _check("triu_inverse", x, TriuArrowhead)
     h = x.top.size(0)
     eye = torch.eye(h, dtype=x.top.dtype, device=x.top.device)
     t_inv = torch.linalg.solve_triangular(x.top[:, :h], eye, upper=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, Callable, Dict, Hashable, Union
 
 import torch
@@ -183,6 +184,13 @@ class StatsOfDict(StreamingStats):
 
     def __init__(self, types: Dict[Hashable, Callable[[], StreamingStats]] = {},
                  default: Callable[[], StreamingStats] = CountStats) -> None:
+        if not isinstance(types, Mapping):
+            raise TypeError(f"StatsOfDict: types must be a dict of key -> statistic factory, got "
+                            f"{type(types).__name__}")
+        for key, factory in list(types.items()) + [("default", default)]:
+            if not callable(factory):
+                raise TypeError(f"StatsOfDict: the statistic factory for {key!r} must be callable "
+                                f"(e.g. CountMeanStats), got {type(factory).__name__}")
         self.types = dict(types)
         self.default = default
         self.stats: Dict[Hashable, StreamingStats] = {}
@@ -195,6 +203,8 @@ class StatsOfDict(StreamingStats):
 
     def update(self, sample: Dict[Hashable, Any]) -> None:
         """Update every key's statistic with its value in ``sample``."""
+        if not isinstance(sample, Mapping):
+            raise TypeError(f"StatsOfDict.update: sample must be a dict, got {type(sample).__name__}")
         for key, value in sample.items():
             self._stat(key).update(value)
 

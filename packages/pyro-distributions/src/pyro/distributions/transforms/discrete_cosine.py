@@ -7,6 +7,7 @@ The transform and its inverse (the DCT-III) are :mod:`pyro.ops.tensor_utils`'s `
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Dict, Tuple
 
 import torch
@@ -37,6 +38,8 @@ class DiscreteCosineTransform(AlongDimTransform):
 
     def __init__(self, dim: int = -1, smooth: float = 0.0, cache_size: int = 0) -> None:
         super().__init__(dim, cache_size=cache_size)
+        if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real):
+            raise TypeError(f"DiscreteCosineTransform: smooth must be a number, got {type(smooth).__name__} {smooth!r}")
         self.smooth = float(smooth)
         self._weight_cache: Dict[Tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 

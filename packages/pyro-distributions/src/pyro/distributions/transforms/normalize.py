@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
@@ -19,6 +20,10 @@ class Normalize(Transform):
 
     def __init__(self, p: float = 2, cache_size: int = 0) -> None:
         super().__init__(cache_size=cache_size)
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"Normalize: p must be a positive number, got {type(p).__name__} {p!r}")
+        if not p > 0:
+            raise ValueError(f"Normalize: p must be positive, got {p}")
         self.p = p
 
     def __eq__(self, other: Any) -> bool:

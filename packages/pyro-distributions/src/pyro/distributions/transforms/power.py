@@ -8,6 +8,7 @@ import torch
 from torch.distributions.transforms import Transform
 
 from pyro.distributions import constraints
+from pyro.distributions.validation import check_tensor_args
 
 
 class PositivePowerTransform(Transform):
@@ -20,6 +21,7 @@ class PositivePowerTransform(Transform):
 
     def __init__(self, exponent: Any, *, cache_size: int = 0) -> None:
         super().__init__(cache_size=cache_size)
+        check_tensor_args("PositivePowerTransform", exponent=exponent)
         self.exponent = exponent
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:

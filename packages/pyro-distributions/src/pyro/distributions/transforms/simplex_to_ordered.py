@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch.distributions.transforms import Transform
 
 from pyro.distributions import constraints
+from pyro.distributions.validation import check_tensor_args
 
 
 class SimplexToOrderedTransform(Transform):
@@ -36,6 +37,7 @@ class SimplexToOrderedTransform(Transform):
         super().__init__()
         if anchor_point is None:
             anchor_point = torch.tensor(0.0)
+        check_tensor_args("SimplexToOrderedTransform", anchor_point=anchor_point)
         self.anchor_point = torch.as_tensor(anchor_point)
 
     def __eq__(self, other: Any) -> bool:
