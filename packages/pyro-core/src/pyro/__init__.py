@@ -69,6 +69,15 @@ _OPS_MODULES = {
     "welford": "infer",
 }
 
+# ``pyro.poutine`` modules shipped by other distributions (Pyro 1.9's module paths of handlers
+# that live in pyro-infer) -> the subpackage of that distribution.
+_POUTINE_MODULES = {
+    "collapse_messenger": "infer",
+    "enum_messenger": "infer",
+    "guide": "infer",
+    "reparam_messenger": "infer",
+}
+
 
 def _subpackage_present(sub: str) -> bool:
     """Whether some folder of the ``pyro`` namespace holds the subpackage ``sub``."""
@@ -80,18 +89,21 @@ def _subpackage_present(sub: str) -> bool:
 class _MissingSubpackageFinder(importlib.abc.MetaPathFinder):
     """Last finder on ``sys.meta_path``: explains which package provides a missing subpackage.
 
-    Also covers the ``pyro.ops`` modules of other distributions (``pyro.ops.indexing`` is
-    pyro-distributions'), when that distribution is not installed.
+    Also covers the ``pyro.ops`` and ``pyro.poutine`` modules of other distributions
+    (``pyro.ops.indexing`` is pyro-distributions', ``pyro.poutine.enum_messenger``
+    pyro-infer's), when that distribution is not installed.
     """
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
         prefix, _, sub = fullname.partition(".")
         if prefix != "pyro":
             return None
-        if sub.startswith("ops."):
-            sub = _OPS_MODULES.get(sub[4:], "")
-            if not sub or _subpackage_present(sub):
-                return None  # installed, yet without this module: the usual error
+        for folder, table in (("ops.", _OPS_MODULES), ("poutine.", _POUTINE_MODULES)):
+            if sub.startswith(folder):
+                sub = table.get(sub[len(folder):], "")
+                if not sub or _subpackage_present(sub):
+                    return None  # installed, yet without this module: the usual error
+                break
         if sub in _SUBPACKAGES:
             dist, extra = _SUBPACKAGES[sub]
             raise ModuleNotFoundError(

@@ -1,7 +1,14 @@
 """Effect handlers (``pyro.poutine``): the building blocks of inference algorithms.
 
 Handlers registered by plugins are attributes of this module too: ``pyro.poutine.<name>``.
+
+Several distributions fill this package's folder: pyro-core ships this ``__init__`` and the
+handlers, pyro-infer the module paths Pyro 1.9 gives its inference handlers
+(``enum_messenger``, ``reparam_messenger``, ``guide``, ``collapse_messenger``). The line below
+adds every ``pyro/poutine/`` folder on ``sys.path`` to the search path, as ``pyro.ops`` does.
 """
+
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
 from typing import Any
 

@@ -8,6 +8,7 @@ import torch
 from torch.distributions import transforms as torch_transforms
 
 from pyro.distributions.transforms import ELUTransform, LeakyReLUTransform
+from pyro.distributions.transforms.utils import clamp_preserve_gradients
 from pyro.nn.auto_reg_nn import ConditionalAutoRegressiveNN
 from pyro.nn.dense_nn import (
     ConditionalDenseNN,
@@ -16,15 +17,6 @@ from pyro.nn.dense_nn import (
     check_int_list,
     check_real,
 )
-
-
-def clamp_preserve_gradients(x: torch.Tensor, min: float, max: float) -> torch.Tensor:
-    """Return ``x`` clamped to ``[min, max]`` in value, with the gradient of the identity.
-
-    The forward value is bounded (a flow's log-scale cannot explode) while the backward pass sees
-    ``d out / d x = 1`` everywhere, so a parameter pushed past a bound still gets a gradient.
-    """
-    return x + (x.clamp(min=min, max=max) - x).detach()
 
 
 class PassCache:
