@@ -16,6 +16,7 @@ import pyro.ops.contract  # pyro-infer's modules of it (a subpackage too: pyro.o
 import pyro.ops.einsum
 import pyro.ops.jit  # pyro-core's module of the same namespace
 import pyro.optim
+import pyro.poutine.guide  # pyro-infer's module of the shared pyro.poutine folder
 from pyro.infer import SVI, Trace_ELBO
 
 
@@ -31,6 +32,9 @@ def main() -> int:
     if len(folders) != 1 or os.path.dirname(os.path.dirname(pyro.ops.einsum.__file__)) not in folders:
         print("pyro.ops is split over several folders in a regular install: "
               f"{pyro.ops.__path__}")
+        return 1
+    if os.path.dirname(pyro.poutine.guide.__file__) != os.path.dirname(pyro.poutine.__file__):
+        print(f"pyro.poutine is split over several folders in a regular install: {pyro.poutine.__path__}")
         return 1
     picked = pyro.ops.indexing.Vindex(torch.arange(6.0).reshape(2, 3))[..., torch.tensor([[2], [0]])]
     if picked.tolist() != [[2.0, 5.0], [0.0, 3.0]]:
