@@ -262,3 +262,19 @@ def test_warn_if_inf_checks_the_gradient_in_the_backward_pass():
     y = pyro.util.warn_if_inf(x * 1.0, "yy", allow_neginf=True)
     _, caught = recorded(lambda: (y * torch.tensor([-INF, 1.0])).sum().backward())
     assert caught == []
+
+
+def test_nan_and_inf_checks_pass_a_missing_gradient_through():
+    import warnings
+
+    from pyro.util import warn_if_inf, warn_if_nan
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_if_nan(None) is None and warn_if_inf(None) is None
+        # a hook registered by warn_if_nan sees None in a double-backward pass through it
+        x = torch.tensor(2.0, requires_grad=True)
+        y = warn_if_nan(x ** 3, "y")
+        (g,) = torch.autograd.grad(y, x, create_graph=True)
+        (h,) = torch.autograd.grad(g, x)
+        assert h.item() == 12.0

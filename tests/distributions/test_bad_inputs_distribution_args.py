@@ -112,15 +112,6 @@ KIND_CASES = {
     "to_event n": (
         lambda: dist.Normal(Z(3), 1.0).to_event(1.5),
         r"^Normal\.to_event: reinterpreted_batch_ndims must be an int, got float 1\.5$"),
-    "enumerate_support expand (torch family)": (
-        lambda: dist.Bernoulli(0.5 * O(2)).enumerate_support(expand="x"),
-        r"^Bernoulli\.enumerate_support: expand must be a bool, got str 'x'$"),
-    "enumerate_support expand (Pyro family)": (
-        lambda: dist.BetaBinomial(1.0, 1.0, 3).enumerate_support(expand=None),
-        r"^BetaBinomial\.enumerate_support: expand must be a bool, got NoneType None$"),
-    "enumerate_support expand (expanded)": (
-        lambda: dist.Categorical(logits=Z(3)).expand([2]).enumerate_support(expand="no"),
-        r"^Categorical\.enumerate_support: expand must be a bool, got str 'no'$"),
 }
 
 

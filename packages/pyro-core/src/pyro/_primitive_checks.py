@@ -15,15 +15,14 @@ from typing import Any, NoReturn
 
 import torch
 
+from pyro.util import short_repr as _shown
+
 __all__ = ["check_sample_args", "check_site_tensor", "warn_no_module_params"]
 
 #: What ``infer={"enumerate": ...}`` may say (``"flat"`` is Pyro's own setting for a flat search).
 ENUMERATE_VALUES = (None, "parallel", "sequential", "flat")
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_sample_args(name: Any, infer: Any) -> None:

@@ -23,6 +23,18 @@ from pyro._context_utils import (  # noqa: F401  (public names of pyro.util)
 _VALIDATION_ENABLED = __debug__
 
 
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe_value(value: Any) -> str:
+    """``"<type name> <repr>"`` of ``value`` (the repr cut to a readable length), the way error
+    messages across the packages show what they were given."""
+    return f"{type(value).__name__} {short_repr(value, 100)}"
+
+
 def set_rng_seed(rng_seed: int) -> None:
     """Seed torch's, Python's and (if installed) NumPy's random number generators."""
     try:
@@ -151,8 +163,11 @@ def warn_if_nan(value: Union[torch.Tensor, numbers.Number], msg: str = "", *,
     For a tensor that requires grad, also checks its gradient during the backward pass
     (warning "Encountered NaN: backward <msg>"). The warning points at the caller's line
     unless ``filename`` and ``lineno`` say otherwise. A debugging aid: it reads the tensor
-    (a device sync), so keep it off per-site code.
+    (a device sync), so keep it off per-site code. ``None`` (the gradient torch passes a hook in
+    some double-backward passes) is returned as it is.
     """
+    if value is None:
+        return value
     filename, lineno = _caller(filename, lineno)
     if isinstance(value, torch.Tensor) and value.requires_grad:
         value.register_hook(
@@ -173,7 +188,10 @@ def warn_if_inf(value: Union[torch.Tensor, numbers.Number], msg: str = "",
     For a tensor that requires grad, also checks its gradient during the backward pass (the
     message then reads "backward <msg>"). The warning points at the caller's line unless
     ``filename`` and ``lineno`` say otherwise. A debugging aid; keep it off per-site code.
+    ``None`` is returned as it is.
     """
+    if value is None:
+        return value
     filename, lineno = _caller(filename, lineno)
     if isinstance(value, torch.Tensor) and value.requires_grad:
         value.register_hook(

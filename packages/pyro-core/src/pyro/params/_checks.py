@@ -13,12 +13,11 @@ import torch
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
+from pyro.util import short_repr as _shown
+
 __all__ = ["bad_event_dim", "check_new_param", "check_redeclared", "checked_init_value"]
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_new_param(name: Any, init_tensor: Any, constraint: Any) -> None:

@@ -14,10 +14,13 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from pyro.util import short_repr as _shown
+
 __all__ = [
     "check_broadcasts",
     "check_mapping",
     "check_observed_value",
+    "ObservedValueTypeError",
     "check_predicate",
     "check_prior",
     "check_scale",
@@ -26,9 +29,6 @@ __all__ = [
 ]
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_predicate(handler: str, argument: str, fn: Any) -> None:
@@ -69,13 +69,18 @@ def check_trace(handler: str, argument: str, trace: Any) -> None:
         )
 
 
+class ObservedValueTypeError(TypeError, ValueError):
+    """An observed value that is neither a tensor nor a number: a ``TypeError``, and a
+    ``ValueError`` too, which Pyro raises there (from the distribution's value check)."""
+
+
 def check_observed_value(where: str, name: str, value: Any) -> None:
     """Raise ``TypeError`` for an observed value of a distribution's site that is neither a
     tensor nor a number (a list, an array, a string): it would fail, or be misread, only when
     the site's density is computed. Call it only for values that are not tensors."""
     if isinstance(value, numbers.Number):
         return
-    raise TypeError(
+    raise ObservedValueTypeError(
         f"{where}: site '{name}': the observed value must be a torch.Tensor (or a number), got "
         f"{type(value).__name__} {_shown(value)}; wrap it with torch.tensor(...)"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
-from pyro.poutine._handler_checks import check_predicate
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.runtime import NonlocalExit
 
@@ -22,9 +21,9 @@ class EscapeMessenger(Messenger):
 
     def __init__(self, escape_fn: Callable[[Dict[str, Any]], bool]) -> None:
         super().__init__()
-        check_predicate("escape", "escape_fn", escape_fn)
-        if escape_fn is None:
-            raise TypeError("poutine.escape: escape_fn must be a function of a site's message, got None")
+        if not callable(escape_fn):  # None too: escape needs a predicate
+            raise TypeError(f"poutine.escape: escape_fn must be a function of a site's message, "
+                            f"got {type(escape_fn).__name__} {escape_fn!r}")
         self.escape_fn = escape_fn
 
     def _pyro_sample(self, msg: Dict[str, Any]) -> None:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
+import math
 from collections import Counter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from pyro.poutine.messenger import ReentrantMessenger
 from pyro.poutine.util import site_is_subsample
+
+
+def _whole_or_inf(value: Any) -> bool:
+    """Whether ``value`` is a whole number (an int, an integral float or tensor) or infinity."""
+    try:
+        number = float(value)
+        return number == math.inf or number == int(number)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
+        return False
 
 
 class MarkovMessenger(ReentrantMessenger):
@@ -32,7 +41,7 @@ class MarkovMessenger(ReentrantMessenger):
 
     def __init__(self, history: int = 1, keep: bool = False, dim: Optional[int] = None,
                  name: Optional[str] = None) -> None:
-        if isinstance(history, bool) or not isinstance(history, numbers.Real) or history != int(history):
+        if not _whole_or_inf(history):
             raise TypeError(f"markov history must be a non-negative int, got {type(history).__name__} {history!r}")
         if history < 0:
             raise ValueError(f"markov history must be >= 0, got {history}")

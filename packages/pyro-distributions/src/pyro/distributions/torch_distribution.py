@@ -30,7 +30,6 @@ from pyro.distributions.distribution import (
 )
 from pyro.distributions.torch_wrapper import (
     _get_checked_instance,
-    checked_enumerate_support,
     not_enumerable,
     wrap_torch_distribution,
 )
@@ -52,14 +51,14 @@ def _named_expand_errors(expand: Callable[..., Any]) -> Callable[..., Any]:
     class and both shapes. The valid path only passes through."""
 
     @functools.wraps(expand)
-    def checked(self: Any, batch_shape: Sequence[int], _instance: Any = None) -> Any:
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return expand(self, batch_shape, _instance)
+            return expand(self, *args, **kwargs)  # the subclass's own signature, untouched
         except RuntimeError as e:
             if isinstance(e, NotImplementedError) or getattr(e, "dist_name", None) == type(self).__name__:
                 raise
             try:
-                shape = torch.Size(batch_shape)
+                shape = torch.Size(args[0] if args else kwargs.get("batch_shape"))
             except TypeError:
                 raise e from None
             if not cannot_expand(self.batch_shape, shape):
@@ -76,9 +75,9 @@ class TorchDistributionMixin(Distribution):
     Mixed into torch's classes *after* them, so torch's own methods take precedence and this
     class only adds: calling to sample, :meth:`shape`, :meth:`expand_by`, :meth:`to_event`,
     :meth:`mask`, :meth:`score_parts` and :meth:`infer_shapes`. A subclass's own ``expand``
-    is wrapped so that an impossible batch shape gets an error naming the class and both
-    shapes (:class:`~pyro.distributions.validation.DistributionShapeError`), and its own
-    ``enumerate_support`` so that an ``expand`` flag of the wrong kind is a ``TypeError``.
+    is wrapped (arguments passed through as they are) so that an impossible batch shape gets an
+    error naming the class and both shapes
+    (:class:`~pyro.distributions.validation.DistributionShapeError`).
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -86,9 +85,6 @@ class TorchDistributionMixin(Distribution):
         own = cls.__dict__.get("expand")
         if callable(own) and not getattr(own, "_names_expand_errors", False):
             cls.expand = _named_expand_errors(own)  # type: ignore[method-assign]
-        own = cls.__dict__.get("enumerate_support")
-        if callable(own) and not getattr(own, "_checks_expand_flag", False) and own is not not_enumerable:
-            cls.enumerate_support = checked_enumerate_support(own)  # type: ignore[method-assign]
 
     def __call__(self, sample_shape: torch.Size = _EMPTY) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape``.

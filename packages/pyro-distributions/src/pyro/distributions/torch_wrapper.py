@@ -184,24 +184,6 @@ def _make_log_prob(torch_log_prob: Any) -> Any:
     return log_prob
 
 
-def checked_enumerate_support(enumerate_support: Any) -> Any:
-    """``enumerate_support`` that refuses an ``expand`` flag of the wrong kind (a string, None),
-    which would otherwise be read as true or false silently; a bool passes straight through."""
-
-    @functools.wraps(enumerate_support)
-    def checked(self: Any, expand: Any = True) -> torch.Tensor:
-        if expand is not True and expand is not False:
-            if isinstance(expand, int) or type(expand).__name__ == "bool_":  # 0/1, numpy bools
-                expand = bool(expand)
-            else:
-                raise TypeError(f"{type(self).__name__}.enumerate_support: expand must be a "
-                                f"bool, got {type(expand).__name__} {expand!r}")
-        return enumerate_support(self, expand)
-
-    checked._checks_expand_flag = True  # type: ignore[attr-defined]
-    return checked
-
-
 def not_enumerable(self: Any, expand: Any = True) -> torch.Tensor:
     """Raise ``NotImplementedError`` (torch's type) naming the distribution without support."""
     raise NotImplementedError(
@@ -258,9 +240,6 @@ def wrap_torch_distribution(
         ns["log_prob"] = _make_log_prob(namespace.pop("log_prob", torch_cls.log_prob))
     if torch_cls.enumerate_support is _td.Distribution.enumerate_support:
         ns["enumerate_support"] = not_enumerable
-    else:
-        ns["enumerate_support"] = checked_enumerate_support(
-            namespace.pop("enumerate_support", torch_cls.enumerate_support))
     ns.update(namespace)
     return type(name, (torch_cls, mixin), ns)
 

@@ -23,6 +23,7 @@ outer distribution's, which are.
 
 from __future__ import annotations
 
+import numbers
 import os
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -291,7 +292,8 @@ def construction_error(message: str, kind: type = ValueError) -> ValueError:
 
 
 def _tensor_like(value: Any) -> bool:
-    return value is None or isinstance(value, (bool, int, float, torch.Tensor)) or hasattr(
+    # numbers.Number covers numpy scalars, which torch.as_tensor takes as Pyro does
+    return value is None or isinstance(value, (numbers.Number, torch.Tensor)) or hasattr(
         value, "__torch_function__")
 
 

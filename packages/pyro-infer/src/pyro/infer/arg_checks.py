@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from pyro.util import describe_value
+
 class EngineArgumentError(ValueError, AssertionError):
     """An inference engine was given a wrong value (out of range, unknown option).
 
@@ -30,9 +32,8 @@ class EngineArgumentTypeError(TypeError, ValueError, AssertionError):
     """
 
 
-def describe(value: Any) -> str:
-    """``"<type name> <repr>"`` of ``value``, cut to a readable length, for error messages."""
-    return f"{type(value).__name__} {value!r}"[:120]
+#: ``"<type name> <repr>"`` of a value for error messages (pyro-core's one helper).
+describe = describe_value
 
 
 def check_count(owner: str, name: str, value: Any, minimum: int = 1) -> None:
@@ -63,11 +64,22 @@ def check_callable(owner: str, name: str, fn: Any, optional: bool = False) -> No
             f"{owner}: {name} must be a callable{extra}, got {describe(fn)}")
 
 
+def check_mapping(owner: str, name: str, value: Any, what: str) -> None:
+    """Refuse ``value`` unless it is a mapping (a dict or any ``collections.abc.Mapping``);
+    ``what`` says what it maps, e.g. ``"site name to initial value"``."""
+    if not isinstance(value, Mapping):
+        raise EngineArgumentTypeError(f"{owner}: {name} must be a dict of {what}, got {describe(value)}")
+
+
 def check_flag(owner: str, name: str, value: Any) -> None:
-    """Refuse ``value`` unless it is a bool (or an int 0 or 1, or a numpy bool)."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    """Refuse ``value`` unless it reads as a flag: a bool, ``None`` (false), an int 0 or 1, a
+    numpy bool or a one-element bool tensor (a string, a list, another number is refused)."""
+    if value is None or isinstance(value, bool) or type(value).__module__ == "numpy" and (
+            type(value).__name__ in ("bool", "bool_")):
         return
     if isinstance(value, numbers.Integral) and value in (0, 1):
+        return
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.numel() == 1:
         return
     raise EngineArgumentTypeError(f"{owner}: {name} must be a bool, got {describe(value)}")
 

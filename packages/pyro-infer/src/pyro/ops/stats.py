@@ -12,6 +12,8 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
+from pyro.util import describe_value as _describe
+
 __all__ = [
     "autocorrelation",
     "autocovariance",
@@ -53,8 +55,6 @@ class StatsRangeError(ValueError, IndexError):
     """
 
 
-def _describe(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"[:120]
 
 
 def check_dim(owner: str, input: torch.Tensor, dim: int, name: str = "dim") -> None:

@@ -17,6 +17,7 @@ from torch.distributions import constraints, transform_to
 from torch.distributions.constraints import Constraint
 
 from pyro.params._checks import bad_event_dim
+from pyro.util import describe_value as _shown
 from pyro.util import is_validation_enabled
 
 InitValue = Union[torch.Tensor, Callable[[], torch.Tensor], None]
@@ -27,10 +28,6 @@ class PyroParamTypeError(TypeError, AttributeError):
     ``AttributeError`` too, the type Pyro raises there."""
 
 
-def _shown(value: Any) -> str:
-    """``value`` for an error message: its type and its (shortened) repr."""
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def _unconstrain(name: str, constrained_value: Union[torch.Tensor, Callable[[], torch.Tensor]],
@@ -55,7 +52,7 @@ def _unconstrain(name: str, constrained_value: Union[torch.Tensor, Callable[[], 
                 f"returning one), got {_shown(constrained_value)}"
             )
         constrained_value = torch.as_tensor(constrained_value, dtype=torch.get_default_dtype())
-    if event_dim is not None and (isinstance(event_dim, bool) or not isinstance(event_dim, int)
+    if event_dim is not None and (isinstance(event_dim, bool) or not isinstance(event_dim, numbers.Integral)
                                   or not 0 <= event_dim <= constrained_value.dim()):
         try:
             bad_event_dim(name, event_dim, constrained_value)

@@ -23,7 +23,7 @@ from pyro.nn._module_attrs import _takes_one_argument
 from pyro.nn.dense_nn import check_int, check_int_list
 from pyro.nn.flows.affine_autoregressive import _KWARGS as _IAF_KWARGS
 from pyro.nn.flows.affine_autoregressive import affine_autoregressive
-from pyro.nn.flows.util import check_clips
+from pyro.nn.flows.util import check_clips, check_kwargs
 
 
 class AutoNormalizingFlow(AutoContinuous):
@@ -128,10 +128,7 @@ class AutoIAFNormal(AutoNormalizingFlow):
             raise ValueError(f"AutoIAFNormal: num_transforms must be a positive int, got "
                              f"{num_transforms!r}")
         if init_transform_kwargs:
-            unknown = sorted(set(init_transform_kwargs) - set(_IAF_KWARGS))
-            if unknown:
-                raise TypeError(f"AutoIAFNormal got unexpected keyword arguments {unknown}; "
-                                f"expected some of {list(_IAF_KWARGS)}")
+            check_kwargs("AutoIAFNormal", init_transform_kwargs, _IAF_KWARGS)
             check_clips("AutoIAFNormal", init_transform_kwargs.get("log_scale_min_clip", -5.0),
                         init_transform_kwargs.get("log_scale_max_clip", 3.0))
         if isinstance(hidden_dim, Sequence) and not isinstance(hidden_dim, str):

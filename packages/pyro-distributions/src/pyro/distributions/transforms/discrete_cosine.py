@@ -38,6 +38,8 @@ class DiscreteCosineTransform(AlongDimTransform):
 
     def __init__(self, dim: int = -1, smooth: float = 0.0, cache_size: int = 0) -> None:
         super().__init__(dim, cache_size=cache_size)
+        if isinstance(smooth, torch.Tensor) and smooth.numel() == 1:
+            smooth = smooth.item()  # at construction, once
         if isinstance(smooth, bool) or not isinstance(smooth, numbers.Real):
             raise TypeError(f"DiscreteCosineTransform: smooth must be a number, got {type(smooth).__name__} {smooth!r}")
         self.smooth = float(smooth)

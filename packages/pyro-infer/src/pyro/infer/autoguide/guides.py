@@ -240,13 +240,14 @@ class AutoGuide(SiteParams, torch.nn.Module):
             self._setup_prototype(*args, **kwargs)
 
     def _check_model_takes(self, args: tuple, kwargs: dict) -> None:
-        """Before the first run of the model: refuse arguments its signature cannot take (as
-        from ``guide.median()`` called before the guide ran, without the model's arguments)."""
+        """Before the first run of the model without arguments (``guide.median()`` called before
+        the guide ran): refuse it when the model's own signature needs some. A decorated model
+        is read by its wrapper's signature, which is what the call goes through."""
         model = self.model
-        if model is None:
+        if model is None or args or kwargs:
             return
         try:
-            signature = inspect.signature(model)
+            signature = inspect.signature(model, follow_wrapped=False)
         except (TypeError, ValueError):
             return
         try:

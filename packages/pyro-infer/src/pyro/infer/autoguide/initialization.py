@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-from collections.abc import Mapping
 from typing import Any, Callable, Dict, Optional
 
 import torch
@@ -20,6 +19,7 @@ from pyro.infer.arg_checks import (
     EngineArgumentTypeError,
     check_callable,
     check_count,
+    check_mapping,
     describe,
 )
 from pyro.poutine.messenger import Messenger
@@ -57,6 +57,8 @@ def init_to_sample(site: Optional[Site] = None) -> Any:
 
 def init_to_uniform(site: Optional[Site] = None, radius: float = 2.0) -> Any:
     """Initialise at a uniform draw in ``(-radius, radius)`` of unconstrained space."""
+    if isinstance(radius, torch.Tensor) and radius.numel() == 1:
+        radius = radius.item()  # at construction, once
     if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
         raise EngineArgumentTypeError(
             f"init_to_uniform: radius must be a non-negative number, got {describe(radius)}")
@@ -118,10 +120,7 @@ def init_to_value(site: Optional[Site] = None, values: Optional[Dict[str, Any]] 
                   fallback: Optional[Callable] = init_to_uniform) -> Any:
     """Initialise the sites named in ``values`` at the given values, the others by ``fallback``."""
     values = {} if values is None else values
-    if not isinstance(values, Mapping):
-        raise EngineArgumentTypeError(
-            f"init_to_value: values must be a dict of site name to initial value, got "
-            f"{describe(values)}")
+    check_mapping("init_to_value", "values", values, "site name to initial value")
     check_callable("init_to_value", "fallback", fallback, optional=True)
     if site is None:
         return functools.partial(init_to_value, values=values, fallback=fallback)

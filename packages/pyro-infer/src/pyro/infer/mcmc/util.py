@@ -14,11 +14,10 @@ import torch
 
 from pyro.distributions import biject_to
 from pyro.infer.arg_checks import (
-    EngineArgumentTypeError,
     check_callable,
     check_count,
+    check_mapping,
     check_model_args,
-    describe,
 )
 from pyro.infer.autoguide.initialization import InitMessenger, init_to_uniform
 from pyro.infer.mcmc.potential import JitPotential, PotentialEnergy
@@ -212,10 +211,7 @@ def select_samples(samples: Params, num_samples: Optional[int] = None,
 
 
 def _check_samples(owner: str, samples: Any) -> None:
-    if not isinstance(samples, dict):
-        raise EngineArgumentTypeError(
-            f"{owner}: samples must be a dict of site name to tensor of draws (as "
-            f"MCMC.get_samples() returns), got {describe(samples)}")
+    check_mapping(owner, "samples", samples, "site name to tensor of draws (as MCMC.get_samples() returns)")
 
 
 def diagnostics(samples: Params, group_by_chain: bool = True) -> Dict[str, Dict[str, torch.Tensor]]:

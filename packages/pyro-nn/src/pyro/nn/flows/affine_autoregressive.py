@@ -22,6 +22,7 @@ from pyro.nn.flows.util import (
     PassCache,
     check_clips,
     check_context,
+    check_kwargs,
     check_network,
     check_sizes,
     clamp_preserve_gradients,
@@ -195,12 +196,7 @@ class ConditionalAffineAutoregressive(ConditionalTransformModule):
 
     def __init__(self, autoregressive_nn: torch.nn.Module, **kwargs: Any) -> None:
         super().__init__()
-        unknown = sorted(set(kwargs) - set(_KWARGS))
-        if unknown:
-            raise TypeError(
-                f"ConditionalAffineAutoregressive got unexpected keyword arguments {unknown}; "
-                f"expected some of {list(_KWARGS)}"
-            )
+        check_kwargs("ConditionalAffineAutoregressive", kwargs, _KWARGS)
         settings = {"log_scale_min_clip": -5.0, "log_scale_max_clip": 3.0, "sigmoid_bias": 2.0,
                     **{k: v for k, v in kwargs.items() if k != "stable"}}
         _check_settings(type(self).__name__, autoregressive_nn, **settings)

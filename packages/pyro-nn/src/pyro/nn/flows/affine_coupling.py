@@ -22,6 +22,7 @@ from pyro.nn.flows.util import (
     PassCache,
     check_clips,
     check_context,
+    check_kwargs,
     check_network,
     clamp_preserve_gradients,
 )
@@ -198,12 +199,7 @@ class ConditionalAffineCoupling(ConditionalTransformModule):
 
     def __init__(self, split_dim: int, hypernet: torch.nn.Module, **kwargs: Any) -> None:
         super().__init__()
-        unknown = sorted(set(kwargs) - set(_KWARGS))
-        if unknown:
-            raise TypeError(
-                f"ConditionalAffineCoupling got unexpected keyword arguments {unknown}; "
-                f"expected some of {list(_KWARGS)}"
-            )
+        check_kwargs("ConditionalAffineCoupling", kwargs, _KWARGS)
         _check_dim(type(self).__name__, kwargs.get("dim", -1))
         check_int(type(self).__name__, "split_dim", split_dim)
         check_network(type(self).__name__, "hypernet", hypernet)

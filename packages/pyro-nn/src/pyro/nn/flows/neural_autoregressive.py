@@ -27,6 +27,7 @@ from pyro.nn.flows.util import (
     PassCache,
     activation_transform,
     check_context,
+    check_kwargs,
     check_network,
     check_sizes,
     no_analytic_inverse,
@@ -141,12 +142,7 @@ class ConditionalNeuralAutoregressive(ConditionalTransformModule):
 
     def __init__(self, autoregressive_nn: torch.nn.Module, **kwargs: Any) -> None:
         super().__init__()
-        unknown = sorted(set(kwargs) - {"hidden_units", "activation"})
-        if unknown:
-            raise TypeError(
-                f"ConditionalNeuralAutoregressive got unexpected keyword arguments {unknown}; "
-                "expected some of ['hidden_units', 'activation']"
-            )
+        check_kwargs("ConditionalNeuralAutoregressive", kwargs, ["hidden_units", "activation"])
         check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
         check_int(type(self).__name__, "hidden_units", kwargs.get("hidden_units", 16))
         activation_transform(kwargs.get("activation", "sigmoid"), type(self).__name__)

@@ -23,7 +23,7 @@ from pyro.nn.flows.spline import (
     ConditionedSpline,
     spline_param_dims,
 )
-from pyro.nn.flows.util import PassCache, check_context, check_network, check_sizes
+from pyro.nn.flows.util import PassCache, check_context, check_kwargs, check_network, check_sizes
 
 
 class SplineAutoregressive(TransformModule):
@@ -121,12 +121,7 @@ class ConditionalSplineAutoregressive(ConditionalTransformModule):
     def __init__(self, input_dim: int, autoregressive_nn: Callable[..., Any],
                  **kwargs: Any) -> None:
         super().__init__()
-        unknown = sorted(set(kwargs) - {"count_bins", "bound", "order"})
-        if unknown:
-            raise TypeError(
-                f"ConditionalSplineAutoregressive got unexpected keyword arguments {unknown}; "
-                "expected some of ['count_bins', 'bound', 'order']"
-            )
+        check_kwargs("ConditionalSplineAutoregressive", kwargs, ["count_bins", "bound", "order"])
         check_network(type(self).__name__, "autoregressive_nn", autoregressive_nn)
         check_spline(type(self).__name__, input_dim, kwargs.get("count_bins", 8),
                      kwargs.get("bound", 3.0), kwargs.get("order", "linear"))

@@ -72,6 +72,15 @@ class BoundNetwork:
         return self.nn(x, context=context)
 
 
+def check_kwargs(who: str, kwargs: Any, allowed: Any) -> None:
+    """Refuse keyword arguments not among ``allowed`` (a flow's settings passed on by name),
+    listing the unknown ones and those it takes."""
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(f"{who} got unexpected keyword arguments {unknown}; expected some of "
+                        f"{list(allowed)}")
+
+
 def check_network(who: str, argument: str, nn: Any) -> None:
     """Raise ``TypeError`` unless the network ``nn`` a flow is given is callable (checked when
     the flow is built, not at its first pass)."""
@@ -186,6 +195,7 @@ __all__ = [
     "BoundNetwork",
     "check_clips",
     "check_context",
+    "check_kwargs",
     "check_network",
     "check_sizes",
     "PassCache",
