@@ -242,6 +242,11 @@ PYRO_1_9_2_NAMES = {
         "PolynomialLR", "PyroLRScheduler", "PyroOptim", "RAdam", "RMSprop", "ReduceLROnPlateau",
         "Rprop", "SGD", "SequentialLR", "SparseAdam", "StepLR", "_LRScheduler",
     ],
+    "pyro.ops.hessian": ["hessian"],
+    "pyro.ops.newton": ["newton_step", "newton_step_1d", "newton_step_2d", "newton_step_3d"],
+    "pyro.optim.multi": [
+        "MixedMultiOptimizer", "MultiOptimizer", "Newton", "PyroMultiOptimizer", "TorchMultiOptimizer",
+    ],
     "pyro.params": [
         "module_from_param_with_module_name", "param_with_module_name", "user_param_name",
     ],

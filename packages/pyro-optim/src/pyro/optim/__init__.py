@@ -10,6 +10,7 @@ other packages register through the ``pyro_register_optimizers`` hook are attrib
 from typing import Any
 
 from pyro.optim.distributed import DistributedOptimizer, DistributedTrainingError
+from pyro.optim import multi  # noqa: F401  (an attribute after `import pyro.optim`, as in Pyro 1.9)
 from pyro.optim.lr_scheduler import PyroLRScheduler
 from pyro.optim.optim import PyroOptim
 from pyro.optim.pytorch_optimizers import *  # noqa: F401,F403
