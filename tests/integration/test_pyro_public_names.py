@@ -164,6 +164,9 @@ PYRO_1_9_2_NAMES = {
         "StableReparam", "StructuredReparam", "StudentTReparam", "SymmetricStableReparam",
         "TransformReparam", "UnitJacobianReparam",
     ],
+    "pyro.infer.resampler": [
+        "Resampler",
+    ],
     "pyro.infer.util": [
         "Dice", "MultiFrameTensor", "check_fully_reparametrized", "compute_site_dice_factor",
         "enable_validation", "get_dependent_plate_dims", "get_plate_stacks",
