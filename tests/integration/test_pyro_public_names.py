@@ -247,6 +247,7 @@ PYRO_1_9_2_NAMES = {
     ],
     "pyro.ops.hessian": ["hessian"],
     "pyro.ops.newton": ["newton_step", "newton_step_1d", "newton_step_2d", "newton_step_3d"],
+    "pyro.ops.ssm_gp": ["MaternKernel", "five_thirds", "root_five", "root_three"],
     "pyro.optim.multi": [
         "MixedMultiOptimizer", "MultiOptimizer", "Newton", "PyroMultiOptimizer", "TorchMultiOptimizer",
     ],

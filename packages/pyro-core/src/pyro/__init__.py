@@ -67,6 +67,7 @@ _OPS_MODULES = {
     "streaming": "infer",
     "arrowhead": "infer",
     "welford": "infer",
+    "ssm_gp": "nn",
 }
 
 # ``pyro.poutine`` modules shipped by other distributions (Pyro 1.9's module paths of handlers
